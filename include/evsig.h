@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * evsig.h - POSIX signals and child processes on a libev event loop.
+ *
+ * evsig gives C programs what Python's `signal` module, gevent's cooperative
+ * signal/fork_and_watch/waitpid and Twisted's SIGCHLD self-pipe give Python
+ * programs: handlers that run on the loop, never in signal context; siginfo
+ * for every delivery, including every queued real-time signal; children
+ * reaped without races or lost statuses; SA_RESTART so nothing gets EINTR.
+ *
+ * The header needs POSIX.1-2008 (sigset_t, union sigval): compile with the
+ * compiler's default GNU mode or define _POSIX_C_SOURCE=200809L; it is
+ * checked to compile as strict C99 that way, and as C++.
+ *
+ * Conventions used throughout:
+ *
+ * - Functions returning int or pid_t return -1 and set errno on failure,
+ *   exactly like libc, and change nothing when they fail. errno is left
+ *   alone on success.
+ * - EINVAL: a bad signal number (<= 0, >= NSIG, or one the C library reserves
+ *   for itself, such as glibc's 32 and 33), SIGKILL or SIGSTOP given a
+ *   handler, NULL where a pointer is required, unknown flag bits.
+ *   EBUSY: the signal is already served by another loop.
+ *   ECHILD: not a child, or not watched where that is required.
+ * - evsig's state is process-wide, like signal dispositions. Its functions
+ *   are not thread-safe against each other: call them from one thread at a
+ *   time. A loop's signals and children are dispatched on the thread that
+ *   runs that loop, and while a loop runs only that thread may change what
+ *   it serves (libev is not thread-safe either). Any thread may receive the
+ *   signals themselves.
+ * - Stop evsig's watchers on a loop (or call evsig_reset()) before
+ *   ev_loop_destroy(): evsig keeps its internal watchers on that loop.
+ * - Loops created with EVFLAG_SIGNALFD are refused (EINVAL): libev reads
+ *   their signals from a signalfd, so no C handler runs and evsig could give
+ *   neither siginfo nor queued real-time values.
+ */
+#ifndef EVSIG_H
+#define EVSIG_H
+
+#include <ev.h>
+#include <signal.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EVSIG_VERSION_MAJOR 0
+#define EVSIG_VERSION_MINOR 1
+
+/**
+ * struct evsig_info - what a handler learns about one delivery
+ * @signo:  the signal number.
+ * @code:   si_code: SI_USER, SI_QUEUE, SI_TKILL, SI_TIMER, SI_KERNEL, ...;
+ *          for SIGCHLD CLD_EXITED, CLD_KILLED or CLD_DUMPED.
+ * @pid:    the sender (for SI_USER, SI_QUEUE, SI_TKILL), or the child for
+ *          SIGCHLD; 0 when the kernel names no sender.
+ * @uid:    the sender's real uid, 0 when the kernel names none.
+ * @status: for SIGCHLD, the child's status in waitpid() form (use
+ *          WIFEXITED() and friends); 0 for other signals.
+ * @value:  the sigqueue()/timer value when @code is SI_QUEUE, SI_TIMER or
+ *          SI_MESGQ; zero otherwise.
+ * @lost:   deliveries of this signal that were dropped just before this one
+ *          because evsig's per-signal ring (EVSIG_RING_SIZE entries) was
+ *          full. Normally 0.
+ */
+typedef struct evsig_info {
+    int          signo;
+    int          code;
+    pid_t        pid;
+    uid_t        uid;
+    int          status;
+    union sigval value;
+    unsigned     lost;
+} evsig_info;
+
+/* Deliveries of one signal that evsig holds before it counts losses. */
+#define EVSIG_RING_SIZE 128
+
+/**
+ * typedef evsig_handler - a signal callback
+ * @loop: the loop that dispatched the signal.
+ * @info: the delivery; valid only during the call.
+ * @data: the pointer given when the handler or watcher was set.
+ *
+ * Always called from ev_run() on the loop's thread, never in signal context:
+ * it may do anything, including calling evsig and libev.
+ */
+typedef void (*evsig_handler)(struct ev_loop *loop, const evsig_info *info,
+                              void *data);
+
+/* Special handler values, as Python's SIG_DFL / SIG_IGN / None. */
+#define EVSIG_DFL  ((evsig_handler)0)   /* default action */
+#define EVSIG_IGN  ((evsig_handler)1)   /* ignored */
+#define EVSIG_NONE ((evsig_handler)2)   /* set outside evsig (getsignal only) */
+
+/**
+ * struct evsig_action - one entry of the handler table
+ * @handler: EVSIG_DFL, EVSIG_IGN, EVSIG_NONE (from evsig_getsignal() only),
+ *           or a callback.
+ * @data:    the callback's data pointer; NULL for the special values.
+ */
+typedef struct evsig_action {
+    evsig_handler handler;
+    void         *data;
+} evsig_action;
+
+/* ------------------------------------------------------------------------
+ * 3.1 The handler table: Python's signal.signal() / signal.getsignal()
+ * ------------------------------------------------------------------------ */
+
+/**
+ * evsig_signal() - set the process-wide disposition of a signal
+ * @loop:    the loop the handler runs on; ignored (may be NULL) for
+ *           EVSIG_DFL and EVSIG_IGN.
+ * @signum:  the signal.
+ * @handler: EVSIG_DFL, EVSIG_IGN or a callback.
+ * @data:    passed to the callback.
+ * @old:     if not NULL, receives the previous disposition, so that
+ *           evsig_signal(loop, signum, old.handler, old.data, NULL) puts it
+ *           back. Before evsig first set @signum it is what the process had
+ *           (see evsig_getsignal()).
+ *
+ * One disposition per signal, kept until replaced. A callback runs on @loop
+ * for every delivery, once per queued real-time signal, with its siginfo.
+ * While no watcher or wait holds the signal, EVSIG_DFL and EVSIG_IGN are
+ * installed in the kernel as SIG_DFL and SIG_IGN. A table handler does not
+ * keep ev_run() alive (a disposition is not work): use evsig_watch() for a
+ * loop whose only job is waiting for a signal.
+ *
+ * A delivery goes to whatever the table holds when the loop dispatches it:
+ * if the handler was replaced by EVSIG_DFL (or by the original disposition)
+ * after the signal was caught but before it was dispatched, the signal is
+ * raised again with that disposition in place, so the default action (or
+ * the foreign handler) happens; with EVSIG_IGN it is dropped.
+ *
+ * Synchronous faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP raised by the
+ * CPU rather than sent) cannot wait for the loop: returning from the C
+ * handler would fault again. evsig lets them take their default action.
+ *
+ * SIGCHLD is cooperative, as in gevent: a SIGCHLD callback is not a kernel
+ * handler. It runs once per exit of a watched child (evsig_fork_and_watch(),
+ * evsig_child_watch()), after the child's own callback, with @info->pid,
+ * @info->status and a CLD_* @info->code; @loop must then be libev's default
+ * loop. EVSIG_DFL and EVSIG_IGN for SIGCHLD only change what
+ * evsig_getsignal() reports: evsig never installs them in the kernel, so
+ * child watching and evsig_waitpid() keep working (a kernel SIG_IGN would
+ * make the kernel discard exit statuses).
+ *
+ * Context: any thread while @loop is not running; while it runs, only the
+ *          thread running it (for example from an evsig or libev callback).
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: bad @signum; SIGKILL or SIGSTOP with a callback;
+ *          EVSIG_NONE or another invalid special value as @handler; NULL
+ *          @loop with a callback; a loop created with EVFLAG_SIGNALFD; for
+ *          SIGCHLD a callback on a loop other than the default one.
+ *          EBUSY: a callback was given and @signum is served by another loop.
+ */
+int evsig_signal(struct ev_loop *loop, int signum, evsig_handler handler,
+                 void *data, evsig_action *old);
+
+/**
+ * evsig_getsignal() - read the disposition of a signal
+ * @signum: the signal.
+ * @out:    receives the disposition.
+ *
+ * Reports what evsig_signal() set. For a signal evsig's table never set it
+ * reports what the process has (had, if evsig took the signal over for a
+ * watcher): EVSIG_DFL, EVSIG_IGN, or EVSIG_NONE with NULL data when some
+ * other code installed a handler. For SIGCHLD, libev's own handler (the
+ * default loop installs one) counts as EVSIG_DFL: that is not the user's
+ * doing.
+ *
+ * Context: any thread.
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: bad @signum or NULL @out.
+ */
+int evsig_getsignal(int signum, evsig_action *out);
+
+/* ------------------------------------------------------------------------
+ * 3.2 Signal watchers: many per signal, libev style
+ * ------------------------------------------------------------------------ */
+
+/**
+ * struct evsig_watcher - a signal watcher, allocated by the caller
+ *
+ * The fields are private. The structure needs no initialization:
+ * evsig_watch() never reads its old contents, and whether a watcher is
+ * active is decided from evsig's own records, by address. Its memory must
+ * stay valid while it is active.
+ */
+typedef struct evsig_watcher {
+    struct ev_loop *evsig_private_loop;
+    evsig_handler   evsig_private_cb;
+    void           *evsig_private_data;
+    int             evsig_private_signum;
+    int             evsig_private_flags;
+} evsig_watcher;
+
+#define EVSIG_NOREF   0x1   /* does not keep ev_run() alive (gevent's ref=False) */
+#define EVSIG_ONESHOT 0x2   /* stop after the first delivery */
+
+/**
+ * evsig_watch() - start a signal watcher
+ * @loop:   the loop to dispatch on.
+ * @w:      the watcher; its contents are not read.
+ * @signum: the signal; not SIGKILL or SIGSTOP.
+ * @cb:     the callback; not one of the special values.
+ * @data:   passed to @cb.
+ * @flags:  0, or EVSIG_NOREF and/or EVSIG_ONESHOT.
+ *
+ * Any number of watchers may watch one signal, independently of each other
+ * and of the handler table: each delivery calls the table handler (if any),
+ * then every watcher active at that moment, once, in the order they were
+ * started. A callback may stop itself or others and start new ones (a
+ * watcher started during a dispatch sees the next delivery, not this one).
+ * While a watcher runs the signal is caught: its default action does not
+ * happen, as with ev_signal.
+ *
+ * An active watcher keeps ev_run() running, as an active ev_signal does,
+ * unless started with EVSIG_NOREF. EVSIG_ONESHOT stops the watcher just
+ * before its callback runs, as libuv's uv_signal_start_oneshot(): a second
+ * delivery meets whatever disposition the signal has then.
+ *
+ * When the last watcher of a signal stops and no table handler is set, the
+ * kernel gets back the disposition the table stands for: exactly the one
+ * evsig found (handler, flags and mask) if the table was never set for this
+ * signal, else SIG_DFL or SIG_IGN.
+ *
+ * Starting an active watcher does nothing and returns 0 (stop it first to
+ * change its signal, callback or flags); the arguments are still checked.
+ *
+ * Context: as evsig_signal().
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: NULL @loop, @w or @cb, a special value as @cb, bad
+ *          @signum, SIGKILL/SIGSTOP, unknown @flags, an EVFLAG_SIGNALFD loop.
+ *          EBUSY: @signum is served by another loop (for SIGCHLD: libev's
+ *          default loop exists and @loop is another one).
+ *          ENOMEM: out of memory.
+ */
+int evsig_watch(struct ev_loop *loop, evsig_watcher *w, int signum,
+                evsig_handler cb, void *data, int flags);
+
+/**
+ * evsig_unwatch() - stop a signal watcher
+ * @w: the watcher.
+ *
+ * Stopping an inactive watcher does nothing and returns 0. A delivery
+ * already caught but not yet dispatched is not passed to a stopped watcher.
+ *
+ * Context: as evsig_signal(); also from inside any callback.
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: NULL @w.
+ */
+int evsig_unwatch(evsig_watcher *w);
+
+/**
+ * evsig_is_active() - whether a watcher is active
+ * @w: the watcher; may be NULL (then 0).
+ *
+ * Context: as evsig_signal(); also from inside any callback.
+ * Return:  1 if @w is started, else 0.
+ */
+int evsig_is_active(const evsig_watcher *w);
+
+/* ------------------------------------------------------------------------
+ * 3.3 Children: fork_and_watch, cooperative waitpid
+ * ------------------------------------------------------------------------ */
+
+/**
+ * typedef evsig_child_cb - called once when a watched child exits
+ * @loop:   the default loop.
+ * @pid:    the child.
+ * @status: its status in waitpid() form.
+ * @data:   the pointer given when the watch was set.
+ *
+ * Runs from ev_run() on the loop's thread, before the SIGCHLD table handler.
+ */
+typedef void (*evsig_child_cb)(struct ev_loop *loop, pid_t pid, int status,
+                               void *data);
+
+/* Seconds a child's result is kept for evsig_waitpid() if nobody collects it. */
+#define EVSIG_RESULT_TTL 60.0
+
+/**
+ * evsig_fork() - fork(), made safe for a process running libev and evsig
+ * @loop: libev's default loop.
+ *
+ * All signals are blocked around fork(), so a signal sent to the new child
+ * before it is ready is kept pending, not lost. In the child:
+ * ev_loop_fork(@loop) is called, and evsig starts clean: no watched
+ * children (and no loop references held for them), no kept results, no
+ * pending deliveries (a signal caught before the fork but not yet
+ * dispatched is dispatched in the parent only). Dispositions, table
+ * handlers and watchers are kept, as fork() keeps them. The child may fork
+ * and watch children of its own at once.
+ *
+ * Context: the loop's thread, not from a signal handler.
+ * Return:  in the parent the child's pid, in the child 0; -1 on failure.
+ * Errors:  EINVAL: @loop is NULL or not the default loop. Those of fork():
+ *          EAGAIN, ENOMEM.
+ */
+pid_t evsig_fork(struct ev_loop *loop);
+
+/**
+ * evsig_fork_and_watch() - fork and watch the child, as gevent's
+ * @loop:  libev's default loop.
+ * @cb:    called when the child exits; may be NULL.
+ * @data:  passed to @cb.
+ * @flags: 0 or EVSIG_NOREF.
+ *
+ * evsig_fork(), and in the parent the child is watched before the call
+ * returns, so its exit cannot be missed. On the exit, in this order: its
+ * result (pid, status, time) is kept for evsig_waitpid(); @cb runs; the
+ * SIGCHLD table handler runs, if one is set; results nobody collected for
+ * EVSIG_RESULT_TTL seconds are dropped. The watch keeps ev_run() alive until
+ * the child exits, unless @flags has EVSIG_NOREF.
+ *
+ * Context: the loop's thread.
+ * Return:  as evsig_fork().
+ * Errors:  as evsig_fork(); EINVAL also for unknown @flags. ENOMEM if the
+ *          watch cannot be recorded (nothing is forked then).
+ */
+pid_t evsig_fork_and_watch(struct ev_loop *loop, evsig_child_cb cb,
+                           void *data, int flags);
+
+/**
+ * evsig_forkpty_and_watch() - forkpty() and watch the child
+ * @loop:    libev's default loop.
+ * @amaster: receives the master side of the pseudo-terminal (parent only).
+ * @cb:      as for evsig_fork_and_watch().
+ * @data:    passed to @cb.
+ * @flags:   0 or EVSIG_NOREF.
+ *
+ * As evsig_fork_and_watch(), but the child runs on a new pseudo-terminal
+ * whose slave is its controlling terminal and standard streams. The master
+ * fd is close-on-exec.
+ *
+ * Context: the loop's thread.
+ * Return:  as evsig_fork().
+ * Errors:  as evsig_fork_and_watch(); EINVAL also for NULL @amaster; those
+ *          of openpty().
+ */
+pid_t evsig_forkpty_and_watch(struct ev_loop *loop, int *amaster,
+                              evsig_child_cb cb, void *data, int flags);
+
+/**
+ * evsig_child_watch() - watch a child spawned elsewhere
+ * @loop:  libev's default loop.
+ * @pid:   the child (> 0).
+ * @cb:    called when it exits; may be NULL.
+ * @data:  passed to @cb.
+ * @flags: 0 or EVSIG_NOREF.
+ *
+ * From now on @pid's exit is handled as for evsig_fork_and_watch(). If the
+ * loop already reaped @pid (libev reaps every child), its kept result is
+ * reported on the next loop iteration: a late watcher is not lost, as it is
+ * with a late ev_child. Watching an already watched pid replaces its
+ * callback, data and flags.
+ *
+ * Context: the loop's thread.
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: NULL or non-default @loop, @pid <= 0, unknown @flags.
+ *          ECHILD: @pid is not a child of this process and no result is
+ *          kept for it. ENOMEM: out of memory.
+ */
+int evsig_child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
+                      void *data, int flags);
+
+/**
+ * evsig_child_unwatch() - stop watching a child
+ * @loop: libev's default loop.
+ * @pid:  a watched child.
+ *
+ * Its callback will not run. Like any child the loop reaps, its exit still
+ * leaves a result for evsig_waitpid().
+ *
+ * Context: the loop's thread.
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: NULL or non-default @loop, @pid <= 0.
+ *          ECHILD: @pid is not watched.
+ */
+int evsig_child_unwatch(struct ev_loop *loop, pid_t pid);
+
+/**
+ * evsig_waitpid() - cooperative waitpid(), as gevent's
+ * @loop:    libev's default loop.
+ * @pid:     a child, or -1 for any.
+ * @status:  if not NULL, receives the status in waitpid() form.
+ * @options: 0 or WNOHANG.
+ *
+ * Waits by running @loop (re-entrantly), so every other watcher keeps
+ * working. Each result is handed out once, whichever path collects it.
+ *
+ * - A watched @pid: its result if it has exited (and it is forgotten);
+ *   with WNOHANG and the child still running, 0; else waits for it.
+ *   WNOHANG checks for real: non-blocking loop iterations run first, so a
+ *   child that has exited but whose SIGCHLD was not yet processed is
+ *   reported, after its callback and the SIGCHLD handler ran.
+ * - @pid == -1: the oldest uncollected result of a watched child; else with
+ *   WNOHANG 0; else waits for the next watched child to exit. With no
+ *   watched child at all: the oldest kept result of an unwatched child,
+ *   else as waitpid(-1, @status, @options).
+ * - Any other @pid: its kept result if the loop already reaped it, else
+ *   waitpid(@pid, @status, @options). A child libev reaped behind the
+ *   program's back is thus never reported as ECHILD.
+ *
+ * Context: the loop's thread; also from inside callbacks (recursion).
+ * Return:  the pid, 0 (WNOHANG, nothing yet) or -1.
+ * Errors:  EINVAL: NULL or non-default @loop, @pid 0 or < -1, @options
+ *          other than 0/WNOHANG. ECHILD: no such child (or none at all for
+ *          -1). EINTR: evsig_reset() was called while waiting.
+ */
+pid_t evsig_waitpid(struct ev_loop *loop, pid_t pid, int *status, int options);
+
+/**
+ * evsig_waitpid_timeout() - evsig_waitpid() with a deadline
+ * @loop:    libev's default loop.
+ * @pid:     as for evsig_waitpid().
+ * @status:  if not NULL, receives the status.
+ * @timeout: seconds (>= 0) to wait.
+ *
+ * As evsig_waitpid() without options, giving up after @timeout seconds; the
+ * child stays watched. An unwatched @pid is waited for cooperatively too
+ * (kept results and waitid(WNOHANG|WNOWAIT) polls), never in a blocking
+ * waitpid().
+ *
+ * Context: as evsig_waitpid().
+ * Return:  the pid, or -1.
+ * Errors:  as evsig_waitpid(); EINVAL also for a negative or NaN @timeout;
+ *          ETIMEDOUT: the child did not exit in time.
+ */
+pid_t evsig_waitpid_timeout(struct ev_loop *loop, pid_t pid, int *status,
+                            double timeout);
+
+/**
+ * evsig_kill() - kill(), safe against recycled pids
+ * @loop: libev's default loop.
+ * @pid:  as for kill().
+ * @sig:  as for kill(); 0 probes.
+ *
+ * For a child evsig knows has already been reaped (its result is kept, or
+ * it is watched and gone), fails with ESRCH instead of signalling whatever
+ * process now has that pid.
+ *
+ * Context: the loop's thread.
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: NULL or non-default @loop, bad @sig. ESRCH: see above.
+ *          Those of kill().
+ */
+int evsig_kill(struct ev_loop *loop, pid_t pid, int sig);
+
+/**
+ * evsig_child_set_result_ttl() - how long uncollected results are kept
+ * @seconds: new lifetime (>= 0); EVSIG_RESULT_TTL by default.
+ *
+ * An addition to the contract so that programs (and tests) that reap many
+ * unwatched children can bound memory more tightly.
+ *
+ * Context: the loop's thread.
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: negative or NaN @seconds.
+ */
+int evsig_child_set_result_ttl(double seconds);
+
+/* ------------------------------------------------------------------------
+ * 3.4 Wakeup fds: Python's set_wakeup_fd, Twisted's installHandler
+ * ------------------------------------------------------------------------ */
+
+#define EVSIG_WAKEUP_WARN_ON_FULL 0x1
+
+/**
+ * evsig_set_wakeup_fd() - write a byte per signal to an fd, as Python's
+ * @fd:     a non-blocking fd, or -1 to disable.
+ * @flags:  0 or EVSIG_WAKEUP_WARN_ON_FULL.
+ * @old_fd: if not NULL, receives the previous fd, -1 if none.
+ *
+ * For every signal evsig catches, its C handler writes the signal number as
+ * one byte to @fd. A full pipe loses bytes and never blocks; with
+ * EVSIG_WAKEUP_WARN_ON_FULL a warning line goes to stderr from the loop
+ * (never from the C handler) when a byte was lost.
+ *
+ * Context: any thread.
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: @fd is blocking, or < -1; unknown @flags.
+ *          EBADF: @fd is not open.
+ */
+int evsig_set_wakeup_fd(int fd, int flags, int *old_fd);
+
+/**
+ * evsig_install_handler() - Twisted's installHandler: a byte per SIGCHLD
+ * @fd:     an fd (non-blocking recommended), or -1 to remove.
+ * @old_fd: if not NULL, receives the previous fd, -1 if none.
+ *
+ * Installs evsig's C handler for SIGCHLD (SA_RESTART set) which writes one
+ * byte to @fd on each SIGCHLD and keeps feeding libev, so child watching
+ * keeps working; evsig re-asserts it when it meets a default loop created
+ * after the call. -1 removes it and puts back the handler it replaced
+ * (libev's, if libev had one).
+ *
+ * Context: any thread.
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: @fd < -1. EBADF: @fd is not open.
+ */
+int evsig_install_handler(int fd, int *old_fd);
+
+/**
+ * evsig_is_default_handler() - Twisted's isDefaultHandler
+ *
+ * Return: 1 if SIGCHLD's disposition is the default one or libev's own and
+ *         no evsig_install_handler() fd is set, else 0.
+ */
+int evsig_is_default_handler(void);
+
+/* ------------------------------------------------------------------------
+ * 3.5 The rest of Python's signal module
+ * ------------------------------------------------------------------------ */
+
+/**
+ * evsig_siginterrupt() - whether a signal interrupts system calls
+ * @signum: the signal; not SIGKILL or SIGSTOP.
+ * @flag:   0: evsig's handler has SA_RESTART (the default, so no EINTR);
+ *          non-zero: no SA_RESTART, blocking calls fail with EINTR.
+ *
+ * Applies at once if evsig's C handler is installed for @signum, else the
+ * next time evsig installs it. Handlers evsig did not install are left
+ * alone. evsig_reset() returns every signal to SA_RESTART.
+ *
+ * Context: as evsig_signal().
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: bad @signum, SIGKILL or SIGSTOP.
+ */
+int evsig_siginterrupt(int signum, int flag);
+
+/**
+ * evsig_valid_signals() - the signals valid on this platform
+ * @set: receives every signal number evsig accepts (reserved ones excluded).
+ *
+ * Return: 0, or -1 with EINVAL for NULL @set.
+ */
+int evsig_valid_signals(sigset_t *set);
+
+/**
+ * evsig_strsignal() - a signal's description, as strsignal(3)
+ * @signum: the signal.
+ *
+ * Context: any thread; the string is static.
+ * Return:  "Terminated", "Real-time signal 3", ...; NULL if @signum is not
+ *          a valid signal.
+ */
+const char *evsig_strsignal(int signum);
+
+/**
+ * evsig_signame() - a signal's name
+ * @signum: the signal.
+ *
+ * Real-time signals are named from the nearer end: "SIGRTMIN", "SIGRTMIN+3",
+ * "SIGRTMAX-2", "SIGRTMAX".
+ *
+ * Context: any thread; the string is static.
+ * Return:  "SIGTERM", ...; NULL (errno EINVAL) for an invalid signal.
+ */
+const char *evsig_signame(int signum);
+
+/**
+ * evsig_signum() - parse a signal name or number
+ * @name: "SIGTERM", "TERM", "15", "SIGRTMIN+3", "RTMAX-1"; case-insensitive;
+ *        the aliases SIGIOT, SIGPOLL and SIGCLD are accepted.
+ *
+ * Return: the signal number, or -1 (errno EINVAL) for NULL, an unknown
+ *         name or an invalid number.
+ */
+int evsig_signum(const char *name);
+
+/**
+ * evsig_pause() - run the loop until a signal handler ran, as signal.pause()
+ * @loop: the loop to run.
+ *
+ * Runs @loop (re-entrantly, EVRUN_ONCE at a time) until at least one table
+ * handler or watcher callback ran for a signal. It does not return when the
+ * loop has nothing else to do: only a signal ends it.
+ *
+ * Context: the loop's thread.
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: NULL @loop. EINTR: evsig_reset() was called meanwhile.
+ */
+int evsig_pause(struct ev_loop *loop);
+
+/**
+ * evsig_sigwait() - cooperative sigwait()
+ * @loop: the loop to run while waiting.
+ * @set:  the signals to wait for; not empty, no SIGKILL/SIGSTOP.
+ * @sig:  receives the signal.
+ *
+ * Runs @loop until a signal in @set is delivered, and consumes it: no table
+ * handler or watcher sees it. While the wait is active evsig catches every
+ * signal in @set, even one with no handler, so its default action cannot
+ * kill the waiting process; afterwards its disposition is as before. The
+ * signals need not be blocked. Waits nest: the innermost wait whose set
+ * holds the signal gets it.
+ *
+ * Context: the loop's thread.
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: NULL argument, an empty @set, SIGKILL/SIGSTOP in @set, an
+ *          EVFLAG_SIGNALFD loop. EBUSY: a signal in @set is served by another
+ *          loop. EINTR: evsig_reset() was called meanwhile.
+ */
+int evsig_sigwait(struct ev_loop *loop, const sigset_t *set, int *sig);
+
+/**
+ * evsig_sigwaitinfo() - cooperative sigwaitinfo()
+ * @loop: the loop to run while waiting.
+ * @set:  as for evsig_sigwait().
+ * @info: receives the delivery.
+ *
+ * As evsig_sigwait(), returning the whole siginfo.
+ *
+ * Return: the signal number, or -1.
+ * Errors: as evsig_sigwait().
+ */
+int evsig_sigwaitinfo(struct ev_loop *loop, const sigset_t *set,
+                      evsig_info *info);
+
+/**
+ * evsig_sigtimedwait() - cooperative sigtimedwait()
+ * @loop:    the loop to run while waiting.
+ * @set:     as for evsig_sigwait().
+ * @info:    receives the delivery.
+ * @timeout: seconds (>= 0) to wait.
+ *
+ * As evsig_sigwaitinfo(), giving up after @timeout seconds.
+ *
+ * Return: the signal number, 0 on timeout (as Python's None), or -1.
+ * Errors: as evsig_sigwait(); EINVAL also for a negative or NaN @timeout.
+ */
+int evsig_sigtimedwait(struct ev_loop *loop, const sigset_t *set,
+                       evsig_info *info, double timeout);
+
+/**
+ * evsig_reset() - forget everything, put back what evsig found
+ *
+ * Stops every watcher, clears the table, forgets watched children and kept
+ * results, removes the wakeup and installHandler fds, returns every signal
+ * to SA_RESTART, and restores every disposition evsig changed to exactly
+ * what it was before evsig first touched it (a foreign handler included).
+ * Waits in progress return -1 with EINTR. A deliberately late entry point
+ * for tests and for programs that unload their signal layer.
+ *
+ * Context: while no loop evsig serves is running, or from a callback on the
+ *          thread running it.
+ * Return:  0.
+ */
+int evsig_reset(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EVSIG_H */

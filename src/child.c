@@ -1,0 +1,806 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * child.c - watched children, kept results, fork and cooperative waitpid.
+ *
+ * libev reaps children only on its default loop: its SIGCHLD watcher calls
+ * waitpid(-1) and feeds the ev_child watchers of the reaped pid's bucket
+ * (and of pid 0). evsig starts exactly one ev_child, for pid 0, and looks
+ * each reaped pid up in its own hash table: one ev_child per child would
+ * make libev scan a 16-bucket list on every exit, so the cost per exit
+ * would grow with the number of watched children. That mechanism sits
+ * behind the reaper_*() seam below, so a per-pid (pidfd) backend can
+ * replace it without touching the rest.
+ *
+ * Every reaped child, watched or not, leaves a result (pid, status, time)
+ * for evsig_waitpid(): a child libev reaped behind the program's back is
+ * never reported as ECHILD. Results nobody collects are dropped after a
+ * TTL (EVSIG_RESULT_TTL by default), oldest first, so memory stays bounded.
+ *
+ * Entries live in a slab addressed by 32-bit index (realloc-safe), chained
+ * from a bucket array; results are also on one of two doubly linked lists
+ * in exit order (watched children's, and the others'), so evsig_waitpid(-1)
+ * takes the oldest in O(1).
+ *
+ * After a fork the child must forget all this without touching it (the
+ * fork path is measured in page faults): the table remembers the fork
+ * generation it belongs to (evsig__gen()), and the first use in a newer
+ * generation throws it away in O(1).
+ *
+ * Context: the default loop's thread; reaped() runs from ev_run().
+ */
+#include <math.h>
+#include <pty.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "evsig-private.h"
+
+#define NIL UINT32_MAX
+
+enum { RUNNING, EXITED };
+
+struct entry {
+    pid_t          pid;          /* 0 while on the free list */
+    uint32_t       next;         /* bucket chain, or free list */
+    uint32_t       rprev, rnext; /* results list, while EXITED */
+    uint8_t        state;
+    bool           watched;      /* has (had) a watch: cb runs, counts for -1 */
+    bool           late;         /* kept result watched late: report pending */
+    uint8_t        flags;        /* EVSIG_NOREF */
+    int            status;
+    evsig_child_cb cb;
+    void          *data;
+    ev_tstamp      finished;
+};
+
+struct rlist {
+    uint32_t head, tail;
+};
+
+static struct child_state {
+    unsigned      gen;           /* fork generation the data belongs to */
+    struct ev_loop *loop;        /* the default loop, once met */
+    ev_child      reaper;        /* pid 0: every child libev reaps */
+    ev_timer      late_timer;    /* reports of results watched late */
+    struct entry *slab;
+    uint32_t      nslab, capslab, free;
+    uint32_t     *buckets;
+    uint32_t      nbuckets, count;
+    struct rlist  watched_results, other_results;
+    uint32_t      running_watched;   /* watched children not yet exited */
+    unsigned      refs;          /* ev_ref()s held for watched children */
+    double        ttl;
+    bool          ttl_set;
+} child = {
+    .free = NIL,
+    .watched_results = { NIL, NIL },
+    .other_results = { NIL, NIL },
+};
+
+static void reaped(struct ev_loop *loop, pid_t pid, int status);
+
+/* --- the table ----------------------------------------------------------- */
+
+static void forget_all(void)
+{
+    free(child.slab);
+    free(child.buckets);
+    child.slab = NULL;
+    child.buckets = NULL;
+    child.nslab = child.capslab = child.nbuckets = child.count = 0;
+    child.free = NIL;
+    child.watched_results = (struct rlist){ NIL, NIL };
+    child.other_results = (struct rlist){ NIL, NIL };
+    child.running_watched = 0;
+}
+
+/* Drop whatever a fork copied from the parent: its children are not ours.
+ * The loop references held for them go too, so they do not keep ev_run()
+ * alive in the child. */
+static void fresh(void)
+{
+    if (child.gen == evsig__gen())
+        return;
+    child.gen = evsig__gen();
+    if (child.loop)
+        for (; child.refs; child.refs--)
+            ev_unref(child.loop);
+    forget_all();
+}
+
+static uint32_t bucket_of(pid_t pid)
+{
+    return ((uint32_t)pid * 2654435761u) & (child.nbuckets - 1);
+}
+
+static struct entry *lookup(pid_t pid)
+{
+    if (!child.nbuckets)
+        return NULL;
+    for (uint32_t i = child.buckets[bucket_of(pid)]; i != NIL; i = child.slab[i].next)
+        if (child.slab[i].pid == pid)
+            return &child.slab[i];
+    return NULL;
+}
+
+static uint32_t index_of(const struct entry *e)
+{
+    return (uint32_t)(e - child.slab);
+}
+
+/* Make sure one more entry fits, slab and buckets, so that committing a
+ * new entry cannot fail. */
+static int reserve(void)
+{
+    if (child.free == NIL && child.nslab == child.capslab) {
+        uint32_t cap = child.capslab ? child.capslab * 2 : 64;
+        struct entry *slab = realloc(child.slab, cap * sizeof(*slab));
+
+        if (!slab)
+            return -ENOMEM;
+        child.slab = slab;
+        child.capslab = cap;
+    }
+    if (child.count + 1 > child.nbuckets) {
+        uint32_t n = child.nbuckets ? child.nbuckets * 2 : 64;
+        uint32_t *b = malloc(n * sizeof(*b));
+
+        if (!b)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < n; i++)
+            b[i] = NIL;
+        free(child.buckets);
+        child.buckets = b;
+        child.nbuckets = n;
+        for (uint32_t i = 0; i < child.nslab; i++) {
+            struct entry *e = &child.slab[i];
+
+            if (e->pid) {
+                uint32_t h = bucket_of(e->pid);
+
+                e->next = b[h];
+                b[h] = i;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Only after reserve() succeeded. */
+static struct entry *insert(pid_t pid)
+{
+    uint32_t i, h;
+    struct entry *e;
+
+    if (child.free != NIL) {
+        i = child.free;
+        child.free = child.slab[i].next;
+    } else {
+        i = child.nslab++;
+    }
+    e = &child.slab[i];
+    memset(e, 0, sizeof(*e));
+    e->pid = pid;
+    e->rprev = e->rnext = NIL;
+    h = bucket_of(pid);
+    e->next = child.buckets[h];
+    child.buckets[h] = i;
+    child.count++;
+    return e;
+}
+
+static struct rlist *list_of(const struct entry *e)
+{
+    return e->watched ? &child.watched_results : &child.other_results;
+}
+
+static void results_append(struct entry *e)
+{
+    struct rlist *l = list_of(e);
+    uint32_t i = index_of(e);
+
+    e->rprev = l->tail;
+    e->rnext = NIL;
+    if (l->tail != NIL)
+        child.slab[l->tail].rnext = i;
+    else
+        l->head = i;
+    l->tail = i;
+}
+
+static void results_unlink(struct entry *e)
+{
+    struct rlist *l = list_of(e);
+
+    if (e->rprev != NIL)
+        child.slab[e->rprev].rnext = e->rnext;
+    else
+        l->head = e->rnext;
+    if (e->rnext != NIL)
+        child.slab[e->rnext].rprev = e->rprev;
+    else
+        l->tail = e->rprev;
+    e->rprev = e->rnext = NIL;
+}
+
+static void release_ref(struct entry *e)
+{
+    if (e->state == RUNNING && e->watched && !(e->flags & EVSIG_NOREF)) {
+        ev_unref(child.loop);
+        child.refs--;
+    }
+}
+
+static void take_ref(struct entry *e)
+{
+    if (e->state == RUNNING && e->watched && !(e->flags & EVSIG_NOREF)) {
+        ev_ref(child.loop);
+        child.refs++;
+    }
+}
+
+static void remove_entry(struct entry *e)
+{
+    uint32_t i = index_of(e);
+    uint32_t *p = &child.buckets[bucket_of(e->pid)];
+
+    if (e->state == EXITED)
+        results_unlink(e);
+    else if (e->watched)
+        child.running_watched--;
+    release_ref(e);
+    while (*p != i)
+        p = &child.slab[*p].next;
+    *p = e->next;
+    e->pid = 0;
+    e->next = child.free;
+    child.free = i;
+    child.count--;
+}
+
+static void prune(ev_tstamp now)
+{
+    struct rlist *lists[] = { &child.watched_results, &child.other_results };
+    double ttl = child.ttl_set ? child.ttl : EVSIG_RESULT_TTL;
+
+    for (unsigned k = 0; k < 2; k++)
+        while (lists[k]->head != NIL &&
+               child.slab[lists[k]->head].finished + ttl <= now &&
+               !child.slab[lists[k]->head].late)
+            remove_entry(&child.slab[lists[k]->head]);
+}
+
+/* Hand a result out: it is given once, then forgotten. */
+static pid_t collect(struct entry *e, int *status)
+{
+    pid_t pid = e->pid;
+
+    if (status)
+        *status = e->status;
+    remove_entry(e);
+    return pid;
+}
+
+/* --- the reaper seam ----------------------------------------------------- */
+
+static void reaper_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+    (void)revents;
+    reaped(loop, w->rpid, w->rstatus);
+}
+
+/* Start reaping on @loop (the default loop). */
+static void reaper_start(struct ev_loop *loop)
+{
+    ev_child_init(&child.reaper, reaper_cb, 0, 0);
+    ev_child_start(loop, &child.reaper);
+    ev_unref(loop);   /* reaping is not work: watched children are */
+}
+
+static void reaper_stop(struct ev_loop *loop)
+{
+    ev_ref(loop);
+    ev_child_stop(loop, &child.reaper);
+}
+
+/* --- reporting ----------------------------------------------------------- */
+
+static void report(struct ev_loop *loop, struct entry *e)
+{
+    pid_t pid = e->pid;
+    int status = e->status;
+    evsig_child_cb cb = e->cb;
+    void *data = e->data;
+    evsig_info info;
+
+    e->late = false;
+    if (cb)
+        cb(loop, pid, status, data);
+
+    memset(&info, 0, sizeof(info));
+    info.signo = SIGCHLD;
+    info.code = WIFEXITED(status) ? CLD_EXITED :
+                WCOREDUMP(status) ? CLD_DUMPED : CLD_KILLED;
+    info.pid = pid;
+    info.uid = getuid();   /* waitpid() does not say; children inherit ours */
+    info.status = status;
+    evsig__table_sigchld(loop, &info);
+}
+
+/* libev reaped @pid: keep its result, run its callback, then the SIGCHLD
+ * table handler, then drop stale results (gevent's _on_child order). */
+static void reaped(struct ev_loop *loop, pid_t pid, int status)
+{
+    struct entry *e;
+    ev_tstamp now = ev_now(loop);
+
+    fresh();
+    e = lookup(pid);
+    if (e && e->state == EXITED) {
+        /* The pid was reused and reaped again before anyone collected the
+         * first result: the newer one wins. */
+        remove_entry(e);
+        e = NULL;
+    }
+    if (!e) {
+        if (reserve() < 0)
+            return;   /* an unwatched child's result; nothing else to lose */
+        e = insert(pid);
+    }
+
+    release_ref(e);
+    if (e->watched)
+        child.running_watched--;
+    e->state = EXITED;
+    e->status = status;
+    e->finished = now;
+    results_append(e);
+
+    if (e->watched)
+        report(loop, e);
+    prune(now);
+}
+
+static void late_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)t;
+    (void)revents;
+    fresh();
+    /* Oldest first; a callback may collect or add results meanwhile, so
+     * restart from the head after each report. */
+    for (;;) {
+        uint32_t i = child.watched_results.head;
+
+        while (i != NIL && !child.slab[i].late)
+            i = child.slab[i].rnext;
+        if (i == NIL)
+            break;
+        report(loop, &child.slab[i]);
+    }
+}
+
+/* --- entry points -------------------------------------------------------- */
+
+static bool is_default(struct ev_loop *loop)
+{
+    return loop && loop == ev_default_loop_uc_();
+}
+
+void evsig__child_meet(void)
+{
+    struct ev_loop *loop = ev_default_loop_uc_();
+
+    fresh();
+    if (child.loop || !loop)
+        return;
+    child.loop = loop;
+    reaper_start(loop);
+    ev_timer_init(&child.late_timer, late_cb, 0., 0.);
+}
+
+/* Common start of every child entry point. */
+static int enter(struct ev_loop *loop)
+{
+    if (!is_default(loop))
+        return -EINVAL;
+    evsig__table_meet_default_loop();
+    evsig__child_meet();
+    return 0;
+}
+
+void evsig__child_reset(void)
+{
+    if (child.loop) {
+        fresh();
+        for (; child.refs; child.refs--)
+            ev_unref(child.loop);
+        if (ev_is_active(&child.late_timer))
+            ev_timer_stop(child.loop, &child.late_timer);
+        reaper_stop(child.loop);
+        child.loop = NULL;
+    }
+    forget_all();
+    child.ttl_set = false;
+}
+
+static int watch(struct entry *e, evsig_child_cb cb, void *data, int flags)
+{
+    release_ref(e);
+    if (e->state == RUNNING && !e->watched)
+        child.running_watched++;
+    e->watched = true;
+    e->cb = cb;
+    e->data = data;
+    e->flags = (uint8_t)flags;
+    take_ref(e);
+    return 0;
+}
+
+/* In the child of evsig_fork*(). */
+static void after_fork_in_child(struct ev_loop *loop)
+{
+    if (child.gen == evsig__gen())
+        evsig__table_fork_child();   /* no atfork handler ran */
+    ev_loop_fork(loop);
+    fresh();
+}
+
+static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
+                     void *data, int flags, bool watched)
+{
+    sigset_t all, old;
+    pid_t pid;
+    int saved, r;
+
+    if (flags & ~EVSIG_NOREF)
+        return evsig__fail(-EINVAL);
+    r = enter(loop);
+    if (r < 0)
+        return evsig__fail(r);
+    if (watched) {
+        r = reserve();
+        if (r < 0)
+            return evsig__fail(r);
+    }
+
+    /* A signal sent to the new child before it reset its state must stay
+     * pending, not run a handler that belongs to the parent. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = amaster ? forkpty(amaster, NULL, NULL, NULL) : fork();
+    saved = errno;
+    if (pid == 0) {
+        after_fork_in_child(loop);
+    } else if (pid > 0 && watched) {
+        /* Watched before the signals are unblocked: no exit is missed. */
+        struct entry *e = lookup(pid);
+
+        if (e)
+            remove_entry(e);   /* a stale result for a recycled pid */
+        watch(insert(pid), cb, data, flags);
+        if (amaster)
+            fcntl(*amaster, F_SETFD, FD_CLOEXEC);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return pid;
+}
+
+EVSIG_PUBLIC pid_t evsig_fork(struct ev_loop *loop)
+{
+    return do_fork(loop, NULL, NULL, NULL, 0, false);
+}
+
+EVSIG_PUBLIC pid_t evsig_fork_and_watch(struct ev_loop *loop, evsig_child_cb cb,
+                                        void *data, int flags)
+{
+    return do_fork(loop, NULL, cb, data, flags, true);
+}
+
+EVSIG_PUBLIC pid_t evsig_forkpty_and_watch(struct ev_loop *loop, int *amaster,
+                                           evsig_child_cb cb, void *data,
+                                           int flags)
+{
+    if (!amaster)
+        return evsig__fail(-EINVAL);
+    return do_fork(loop, amaster, cb, data, flags, true);
+}
+
+/* Whether @pid is a child of ours that nobody has reaped yet. Returns 1 if
+ * it has exited (a zombie), 0 if running, -ECHILD if not our child. */
+static int probe(pid_t pid)
+{
+    siginfo_t si;
+
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return -errno;
+    return si.si_pid == pid ? 1 : 0;
+}
+
+EVSIG_PUBLIC int evsig_child_watch(struct ev_loop *loop, pid_t pid,
+                                   evsig_child_cb cb, void *data, int flags)
+{
+    struct entry *e;
+    int r;
+
+    if (pid <= 0 || (flags & ~EVSIG_NOREF))
+        return evsig__fail(-EINVAL);
+    r = enter(loop);
+    if (r < 0)
+        return evsig__fail(r);
+
+    e = lookup(pid);
+    if (e && e->state == EXITED) {
+        /* Reaped before anyone watched it: report on the next iteration,
+         * unless it was already reported to a watch. */
+        if (!e->watched) {
+            results_unlink(e);
+            e->watched = true;
+            e->late = true;
+            results_append(e);
+            if (!ev_is_active(&child.late_timer))
+                ev_timer_start(loop, &child.late_timer);
+        }
+        e->cb = cb;
+        e->data = data;
+        e->flags = (uint8_t)flags;
+        return 0;
+    }
+    if (!e) {
+        r = probe(pid);
+        if (r < 0)
+            return evsig__fail(r);
+        r = reserve();
+        if (r < 0)
+            return evsig__fail(r);
+        e = insert(pid);
+        e->state = RUNNING;
+    }
+    return watch(e, cb, data, flags);
+}
+
+EVSIG_PUBLIC int evsig_child_unwatch(struct ev_loop *loop, pid_t pid)
+{
+    struct entry *e;
+    int r;
+
+    if (pid <= 0)
+        return evsig__fail(-EINVAL);
+    r = enter(loop);
+    if (r < 0)
+        return evsig__fail(r);
+    e = lookup(pid);
+    if (!e || e->state != RUNNING || !e->watched)
+        return evsig__fail(-ECHILD);
+    remove_entry(e);   /* its exit will leave an unwatched result */
+    return 0;
+}
+
+/* Run non-blocking loop iterations until @pid's exit was processed, so its
+ * callback and the SIGCHLD handler ran before WNOHANG reports it. */
+static void catch_up(struct ev_loop *loop, pid_t pid)
+{
+    for (int i = 0; i < 8; i++) {
+        struct entry *e = lookup(pid);
+
+        if (!e || (e->state == EXITED && !e->late))
+            return;
+        ev_run(loop, EVRUN_NOWAIT);
+    }
+}
+
+static struct entry *oldest(const struct rlist *l)
+{
+    return l->head == NIL ? NULL : &child.slab[l->head];
+}
+
+static bool have_watched(void)
+{
+    return child.running_watched || child.watched_results.head != NIL;
+}
+
+/* Any watched child that exited without the loop having processed it? */
+static bool watched_zombie(void)
+{
+    siginfo_t si;
+
+    memset(&si, 0, sizeof(si));
+    if (!child.running_watched ||
+        waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || !si.si_pid)
+        return false;
+    return true;
+}
+
+struct deadline {
+    ev_timer timer;
+    bool     expired;
+};
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    ((struct deadline *)t)->expired = true;
+}
+
+/* The one waiting engine of evsig_waitpid() and evsig_waitpid_timeout().
+ * @timeout < 0: no deadline; @options: 0 or WNOHANG. */
+static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
+                      int options, double timeout)
+{
+    unsigned epoch = evsig__reset_epoch;
+    struct deadline dl = { .expired = false };
+    bool blocking_plain = timeout < 0;   /* may fall back to waitpid() */
+    int saved_errno = errno;   /* the loop's callbacks may change it */
+    pid_t r = -1;
+    int err = 0;
+
+    ev_ref(loop);   /* so EVRUN_ONCE blocks even with NOREF watches only */
+    if (timeout >= 0) {
+        ev_now_update(loop);
+        ev_timer_init(&dl.timer, deadline_cb, timeout, 0.);
+        ev_timer_start(loop, &dl.timer);
+    }
+
+    for (;;) {
+        struct entry *e;
+
+        fresh();
+        if (epoch != evsig__reset_epoch) {
+            err = EINTR;
+            break;
+        }
+        if (pid > 0) {
+            e = lookup(pid);
+            if (e && e->watched && (options & WNOHANG) &&
+                (e->late || (e->state == RUNNING && probe(pid) == 1))) {
+                /* WNOHANG checks for real: process the exit now, so the
+                 * callback and the SIGCHLD handler run before we report. */
+                int st;
+
+                catch_up(loop, pid);
+                e = lookup(pid);
+                if (e && e->state == RUNNING && waitpid(pid, &st, WNOHANG) == pid)
+                    reaped(loop, pid, st);   /* the loop could not: do it */
+                e = lookup(pid);
+            }
+            if (e && e->state == EXITED && !e->late) {
+                r = collect(e, status);
+                break;
+            }
+            if (e && e->watched) {
+                if (options & WNOHANG) {
+                    r = 0;
+                    break;
+                }
+            } else {
+                /* Not watched, no result kept: plain waitpid(), never
+                 * blocking when a deadline is set. */
+                int p = probe(pid);
+
+                if (p < 0) {
+                    err = -p;
+                    break;
+                }
+                if (blocking_plain || options & WNOHANG || p == 1) {
+                    r = waitpid(pid, status, p == 1 ? WNOHANG : options);
+                    if (r < 0)
+                        err = errno;
+                    break;
+                }
+            }
+        } else if (have_watched()) {
+            e = oldest(&child.watched_results);
+            while (e && e->late)
+                e = e->rnext == NIL ? NULL : &child.slab[e->rnext];
+            if (e) {
+                r = collect(e, status);
+                break;
+            }
+            if (options & WNOHANG) {
+                if (watched_zombie()) {
+                    ev_run(loop, EVRUN_NOWAIT);
+                    if (oldest(&child.watched_results))
+                        continue;
+                }
+                r = 0;
+                break;
+            }
+        } else {
+            e = oldest(&child.other_results);
+            if (e) {
+                r = collect(e, status);
+                break;
+            }
+            if (blocking_plain || options & WNOHANG) {
+                r = waitpid(-1, status, options);
+                if (r < 0)
+                    err = errno;
+                break;
+            }
+            siginfo_t si;
+            memset(&si, 0, sizeof(si));
+            if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+                err = errno;
+                break;
+            }
+            if (si.si_pid) {
+                r = waitpid(si.si_pid, status, WNOHANG);
+                break;
+            }
+        }
+        if (dl.expired) {
+            err = ETIMEDOUT;
+            break;
+        }
+        ev_run(loop, EVRUN_ONCE);
+    }
+
+    if (timeout >= 0)
+        ev_timer_stop(loop, &dl.timer);
+    ev_unref(loop);
+    errno = err ? err : saved_errno;
+    return err ? -1 : r;
+}
+
+EVSIG_PUBLIC pid_t evsig_waitpid(struct ev_loop *loop, pid_t pid, int *status,
+                                 int options)
+{
+    int r;
+
+    if (pid == 0 || pid < -1 || (options & ~WNOHANG))
+        return evsig__fail(-EINVAL);
+    r = enter(loop);
+    if (r < 0)
+        return evsig__fail(r);
+    prune(ev_now(loop));
+    return wait_for(loop, pid, status, options, -1);
+}
+
+EVSIG_PUBLIC pid_t evsig_waitpid_timeout(struct ev_loop *loop, pid_t pid,
+                                         int *status, double timeout)
+{
+    int r;
+
+    if (pid == 0 || pid < -1 || !(timeout >= 0) || isinf(timeout))
+        return evsig__fail(-EINVAL);
+    r = enter(loop);
+    if (r < 0)
+        return evsig__fail(r);
+    prune(ev_now(loop));
+    return wait_for(loop, pid, status, 0, timeout);
+}
+
+EVSIG_PUBLIC int evsig_kill(struct ev_loop *loop, pid_t pid, int sig)
+{
+    struct entry *e;
+    int r;
+
+    if (sig != 0 && evsig__check_signum(sig) < 0)
+        return evsig__fail(-EINVAL);
+    r = enter(loop);
+    if (r < 0)
+        return evsig__fail(r);
+    if (pid > 0) {
+        e = lookup(pid);
+        /* Reaped: the pid may already belong to someone else. */
+        if (e && e->state == EXITED)
+            return evsig__fail(-ESRCH);
+    }
+    return kill(pid, sig);
+}
+
+EVSIG_PUBLIC int evsig_child_set_result_ttl(double seconds)
+{
+    if (!(seconds >= 0) || isinf(seconds))
+        return evsig__fail(-EINVAL);
+    child.ttl = seconds;
+    child.ttl_set = true;
+    return 0;
+}

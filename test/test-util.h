@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-util.h - fixtures shared by every evsig test executable.
+ *
+ * - errno-aware assertions that print errno names;
+ * - tu_setup()/tu_teardown(): snapshot the process-wide state evsig can
+ *   touch, then evsig_reset() and report precisely what leaked;
+ * - running a loop until a condition holds, capped by an ev_timer;
+ * - fork helpers that keep cmocka out of the child (STYLE.md: a cmocka
+ *   assertion in a forked child does not fail the test).
+ *
+ * Include after <cmocka.h> (which needs <setjmp.h>, <stdarg.h>, <stddef.h>).
+ */
+#ifndef EVSIG_TEST_UTIL_H
+#define EVSIG_TEST_UTIL_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <ev.h>
+
+/* "EINVAL" for EINVAL, "errno 4242" for what the C library has no name for. */
+const char *tu_errname(int err);
+
+/* Failure reports for the macros below; they call cmocka's _fail(). */
+void tu_check_fails_with(long ret, int err, int expected, const char *expr,
+                         const char *file, int line);
+void tu_check_null_with_errno(const void *ret, int err, int expected,
+                              const char *expr, const char *file, int line);
+void tu_report_failure(long ret, int err, const char *expr, const char *file,
+                       int line);
+
+/*
+ * assert_fails_with(expr, err) - @expr (int or pid_t) returns -1 with errno
+ * @err. errno is cleared first, so a failure that forgets to set it shows
+ * up as "got 0".
+ */
+#define assert_fails_with(expr, err) do {                                  \
+        errno = 0;                                                         \
+        long tu_ret_ = (long)(expr);                                       \
+        int tu_err_ = errno;                                               \
+        tu_check_fails_with(tu_ret_, tu_err_, (err), #expr,                \
+                            __FILE__, __LINE__);                           \
+    } while (0)
+
+/* assert_null_with_errno(expr, err) - the pointer-returning twin. */
+#define assert_null_with_errno(expr, err) do {                             \
+        errno = 0;                                                         \
+        const void *tu_ret_ = (expr);                                      \
+        int tu_err_ = errno;                                               \
+        tu_check_null_with_errno(tu_ret_, tu_err_, (err), #expr,           \
+                                 __FILE__, __LINE__);                      \
+    } while (0)
+
+/*
+ * assert_succeeds(expr) - @expr (int or pid_t) does not return -1; on
+ * failure the errno name is printed. Evaluates to the value, so
+ *     pid_t pid = assert_succeeds(evsig_fork_and_watch(loop, cb, &n, 0));
+ */
+#define assert_succeeds(expr) __extension__ ({                             \
+        __typeof__(expr) tu_val_ = (expr);                                 \
+        if (tu_val_ == -1)                                                 \
+            tu_report_failure((long)tu_val_, errno, #expr,                 \
+                              __FILE__, __LINE__);                         \
+        tu_val_;                                                           \
+    })
+
+/*
+ * Fixtures, for cmocka_unit_test_setup_teardown() or as group fixtures of
+ * cmocka_run_group_tests() (both at once works too: they nest).
+ *
+ * tu_setup() first makes sure libev's default loop exists: like stdio it is
+ * process-wide infrastructure evsig_reset() cannot take back (an epoll fd,
+ * an eventfd, libev's SIGCHLD handler), and a test that merely uses it must
+ * not be reported as leaking. Tests of behaviour before the default loop
+ * exists fork. Then it records the calling thread's signal mask, the
+ * sigaction() of every valid signal, the open fds, and fails if a child
+ * exists. *state is left alone.
+ *
+ * tu_teardown() calls evsig_reset() and reports, one line each, every
+ * difference from the snapshot: signal mask, disposition (handler, flags,
+ * mask), fds opened/closed/replaced, and children left over, which it kills
+ * and reaps. Returns -1 (the test fails) if anything leaked.
+ */
+int tu_setup(void **state);
+int tu_teardown(void **state);
+
+/* ev_loop_new(EVFLAG_NOENV), asserted non-NULL. ev_loop_destroy() it. */
+struct ev_loop *tu_new_loop(void);
+/* libev's default loop (tu_setup() already created it). */
+struct ev_loop *tu_default_loop(void);
+
+/*
+ * A cap for a wait on the loop: an active, referenced ev_timer, so that
+ * ev_run(loop, EVRUN_ONCE) blocks until either something happens or it
+ * expires. Armed after ev_now_update(): libev timers count from the cached
+ * time, which may be stale after a slow test step.
+ */
+struct tu_deadline {
+    ev_timer        timer;
+    struct ev_loop *loop;
+    bool            expired;
+};
+
+void tu_deadline_start(struct tu_deadline *d, struct ev_loop *loop,
+                       double timeout);
+void tu_deadline_stop(struct tu_deadline *d);
+
+/*
+ * Run @loop one iteration at a time until @done(@arg) is true, for at most
+ * @timeout seconds. Returns whether it became true; the timer is stopped on
+ * return. Never sleep to synchronise: use this.
+ */
+bool tu_run_until(struct ev_loop *loop, bool (*done)(void *arg), void *arg,
+                  double timeout);
+
+/* The same with an expression: assert_true(TU_RUN_UNTIL(loop, n == 2, 5)). */
+#define TU_RUN_UNTIL(loop, cond, timeout) __extension__ ({                 \
+        struct tu_deadline tu_dl_;                                         \
+        bool tu_ok_;                                                       \
+        tu_deadline_start(&tu_dl_, (loop), (timeout));                     \
+        while (!(tu_ok_ = (cond)) && !tu_dl_.expired)                      \
+            ev_run(tu_dl_.loop, EVRUN_ONCE);                               \
+        tu_deadline_stop(&tu_dl_);                                         \
+        tu_ok_;                                                            \
+    })
+
+/*
+ * Fork helpers. tu_fork() runs @fn(@arg) in a child that then _exit(0)s;
+ * @fn reports failure by _exit(code) (TU_CHILD_CHECK does that) and must
+ * not call cmocka. The child's SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGSYS
+ * are reset to SIG_DFL first: cmocka's handlers there would longjmp into
+ * the child's copy of the test runner. Returns the pid; asserts on failure.
+ *
+ * tu_wait() reaps @pid within @timeout seconds, SIGKILLing it after that;
+ * returns the wait status, or -1 (ETIMEDOUT on timeout, else waitpid's
+ * errno; ECHILD if libev's default loop already reaped it: reap children
+ * evsig or libev watch through evsig instead).
+ *
+ * tu_assert_child_exit() asserts that @pid exited normally with @code.
+ */
+pid_t tu_fork(void (*fn)(void *arg), void *arg);
+int tu_wait(pid_t pid, double timeout);
+#define tu_assert_child_exit(pid, code, timeout) \
+    tu_assert_child_exit_at((pid), (code), (timeout), __FILE__, __LINE__)
+void tu_assert_child_exit_at(pid_t pid, int code, double timeout,
+                             const char *file, int line);
+
+/* "exited 3", "killed by SIGTERM", "killed by SIGSEGV (core dumped)". */
+const char *tu_describe_status(int status, char *buf, size_t size);
+
+/* The exit code TU_CHILD_CHECK uses. */
+#define TU_CHILD_FAILED 99
+
+/* In a forked child: if @cond is false, say where on stderr, _exit(99). */
+#define TU_CHILD_CHECK(cond) do {                                          \
+        if (!(cond))                                                       \
+            tu_child_fail(#cond, __FILE__, __LINE__);                      \
+    } while (0)
+
+__attribute__((noreturn))
+void tu_child_fail(const char *what, const char *file, int line);
+
+/* Small helpers. */
+
+/* sigqueue() @value to this process; 0 or -1/errno. */
+int tu_sigqueue_self(int sig, int value);
+
+/* A set of the listed signals, terminated by 0: tu_sigset(SIGUSR1, SIGUSR2, 0). */
+sigset_t tu_sigset(int sig, ...);
+
+/* Block (how = SIG_BLOCK) or unblock (SIG_UNBLOCK) one signal in the
+ * calling thread; asserts success. */
+void tu_sigmask(int how, int sig);
+
+/* A pipe, both ends non-blocking and close-on-exec; asserts success. */
+void tu_pipe(int fds[2]);
+
+/* Children of this process: all of them, and those that are zombies
+ * (scanned from /proc, nothing is reaped). */
+int tu_count_children(void);
+int tu_count_zombies(void);
+
+/* This process's resident set size in KiB (VmRSS), -1 if unreadable. */
+long tu_rss_kb(void);
+
+/* Seconds on CLOCK_MONOTONIC. */
+double tu_now(void);
+
+#endif /* EVSIG_TEST_UTIL_H */
