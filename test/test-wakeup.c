@@ -11,7 +11,8 @@
  *
  * One test needs a process where libev's default loop does not exist yet;
  * tu_setup() creates it in this one, so that test re-executes this binary
- * (/proc/self/exe) with LATE_LOOP_ARG, and the fresh process reports
+ * (its own path, argv[0]: under valgrind /proc/self/exe is valgrind's tool)
+ * with LATE_LOOP_ARG, and the fresh process reports
  * through its exit code.
  */
 #define _GNU_SOURCE   /* pipe2() */
@@ -633,10 +634,12 @@ static int late_default_loop_main(void)
     return 0;
 }
 
+static const char *self_path;
+
 static void exec_late_default_loop(void *arg)
 {
     (void)arg;
-    execl("/proc/self/exe", "test-wakeup", LATE_LOOP_ARG, (char *)NULL);
+    execl(self_path, self_path, LATE_LOOP_ARG, (char *)NULL);
     _exit(127);
 }
 
@@ -666,6 +669,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_a_default_loop_created_after_install_handler_still_reaps_and_gets_bytes, tu_setup, tu_teardown),
     };
 
+    self_path = argv[0];
     if (argc > 1 && strcmp(argv[1], LATE_LOOP_ARG) == 0)
         return late_default_loop_main();
     return cmocka_run_group_tests(tests, NULL, NULL);
