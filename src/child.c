@@ -74,6 +74,8 @@ static struct child_state {
     struct rlist  watched_results, other_results;
     uint32_t      running_watched;   /* watched children not yet exited */
     unsigned      refs;          /* ev_ref()s held for watched children */
+    struct entry *parent_slab;   /* a fork's inherited table, never written */
+    uint32_t     *parent_buckets;
     double        ttl;
     bool          ttl_set;
 } child = {
@@ -90,6 +92,10 @@ static void forget_all(void)
 {
     free(child.slab);
     free(child.buckets);
+    free(child.parent_slab);
+    free(child.parent_buckets);
+    child.parent_slab = NULL;
+    child.parent_buckets = NULL;
     child.slab = NULL;
     child.buckets = NULL;
     child.nslab = child.capslab = child.nbuckets = child.count = 0;
@@ -110,7 +116,24 @@ static void fresh(void)
     if (child.loop)
         for (; child.refs; child.refs--)
             ev_unref(child.loop);
-    forget_all();
+
+    /* Neither walk nor free the inherited table: free() would write the
+     * allocator's headers and copy the parent's pages into this process,
+     * which is most of what a fork costs. Keep it referenced (a leak
+     * checker must not report it) and start empty. */
+    if (child.slab || child.buckets) {
+        free(child.parent_slab);       /* a grandparent's, if any */
+        free(child.parent_buckets);
+        child.parent_slab = child.slab;
+        child.parent_buckets = child.buckets;
+    }
+    child.slab = NULL;
+    child.buckets = NULL;
+    child.nslab = child.capslab = child.nbuckets = child.count = 0;
+    child.free = NIL;
+    child.watched_results = (struct rlist){ NIL, NIL };
+    child.other_results = (struct rlist){ NIL, NIL };
+    child.running_watched = 0;
 }
 
 static uint32_t bucket_of(pid_t pid)
