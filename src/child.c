@@ -217,6 +217,8 @@ static struct entry *insert(pid_t pid)
     return e;
 }
 
+static void results_unlink(struct entry *e);
+
 static struct rlist *list_of(const struct entry *e)
 {
     return e->watched ? &child.watched_results : &child.other_results;
@@ -234,6 +236,31 @@ static void results_append(struct entry *e)
     else
         l->head = i;
     l->tail = i;
+}
+
+/* Move @e to the other list when its watched flag changes, keeping that
+ * list in exit order (oldest first) for evsig_waitpid(-1). */
+static void results_move(struct entry *e, bool watched)
+{
+    struct rlist *l;
+    uint32_t i = index_of(e), at;
+
+    results_unlink(e);
+    e->watched = watched;
+    l = list_of(e);
+    at = l->tail;
+    while (at != NIL && child.slab[at].finished > e->finished)
+        at = child.slab[at].rprev;
+    e->rprev = at;
+    e->rnext = at == NIL ? l->head : child.slab[at].rnext;
+    if (e->rnext != NIL)
+        child.slab[e->rnext].rprev = i;
+    else
+        l->tail = i;
+    if (at != NIL)
+        child.slab[at].rnext = i;
+    else
+        l->head = i;
 }
 
 static void results_unlink(struct entry *e)
@@ -563,10 +590,8 @@ EVSIG_PUBLIC int evsig_child_watch(struct ev_loop *loop, pid_t pid,
         /* Reaped before anyone watched it: report on the next iteration,
          * unless it was already reported to a watch. */
         if (!e->watched) {
-            results_unlink(e);
-            e->watched = true;
+            results_move(e, true);
             e->late = true;
-            results_append(e);
             if (!ev_is_active(&child.late_timer))
                 ev_timer_start(loop, &child.late_timer);
         }
@@ -599,6 +624,15 @@ EVSIG_PUBLIC int evsig_child_unwatch(struct ev_loop *loop, pid_t pid)
     if (r < 0)
         return evsig__fail(r);
     e = lookup(pid);
+    if (e && e->state == EXITED && e->late) {
+        /* Watched late and not reported yet: cancel the report, keep the
+         * result for evsig_waitpid(). */
+        e->late = false;
+        e->cb = NULL;
+        e->data = NULL;
+        results_move(e, false);
+        return 0;
+    }
     if (!e || e->state != RUNNING || !e->watched)
         return evsig__fail(-ECHILD);
     remove_entry(e);   /* its exit will leave an unwatched result */
