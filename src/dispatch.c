@@ -34,6 +34,7 @@
 struct slot {
     const evsig_watcher *w;
     int                  signum;
+    unsigned long        started;   /* start sequence number */
 };
 
 struct wait {
@@ -47,6 +48,7 @@ struct wait {
 static struct dispatch_state {
     struct slot *slots;      /* open addressing, linear probing */
     size_t       cap, count;
+    unsigned long starts;    /* evsig_watch() calls that started a watcher */
     struct wait *waits;      /* innermost first */
 } dispatch;
 
@@ -74,14 +76,13 @@ static struct slot *set_find(const evsig_watcher *w)
 }
 
 static void set_put_unchecked(struct slot *slots, size_t cap,
-                              const evsig_watcher *w, int signum)
+                              const struct slot *slot)
 {
-    size_t i = slot_hash(w, cap);
+    size_t i = slot_hash(slot->w, cap);
 
     while (slots[i].w)
         i = (i + 1) & (cap - 1);
-    slots[i].w = w;
-    slots[i].signum = signum;
+    slots[i] = *slot;
 }
 
 /* Make room for one more, keeping the load at most one half. */
@@ -98,8 +99,7 @@ static int set_reserve(void)
         return -ENOMEM;
     for (size_t i = 0; i < dispatch.cap; i++)
         if (dispatch.slots[i].w)
-            set_put_unchecked(slots, cap, dispatch.slots[i].w,
-                              dispatch.slots[i].signum);
+            set_put_unchecked(slots, cap, &dispatch.slots[i]);
     free(dispatch.slots);
     dispatch.slots = slots;
     dispatch.cap = cap;
@@ -206,7 +206,8 @@ EVSIG_PUBLIC int evsig_watch(struct ev_loop *loop, evsig_watcher *w,
     w->evsig_private_signum = signum;
     w->evsig_private_flags = flags;
     s->watchers[s->nwatchers++] = w;
-    set_put_unchecked(dispatch.slots, dispatch.cap, w, signum);
+    set_put_unchecked(dispatch.slots, dispatch.cap,
+                      &(struct slot){ w, signum, ++dispatch.starts });
     dispatch.count++;
 
     r = evsig__table_sync(signum, loop);   /* binds on the first user */
@@ -277,6 +278,9 @@ static void deliver(struct ev_loop *loop, const evsig_info *info)
     int signum = info->signo;
     struct evsig__sig *s = &evsig__sigs[signum];
     evsig_watcher *small[16], **snap = small;
+    /* Watchers started from here on, even at the address of one that a
+     * callback just stopped, see the next delivery, not this one. */
+    unsigned long horizon = dispatch.starts;
     unsigned n;
 
     if (consume_by_wait(loop, info))
@@ -302,8 +306,9 @@ static void deliver(struct ev_loop *loop, const evsig_info *info)
         evsig_watcher *w = snap[i];
         struct slot *slot = set_find(w);
 
-        /* Stopped (or moved to another signal) by an earlier callback. */
-        if (!slot || slot->signum != signum || w->evsig_private_loop != loop)
+        /* Stopped, or restarted, by an earlier callback. */
+        if (!slot || slot->signum != signum || slot->started > horizon ||
+            w->evsig_private_loop != loop)
             continue;
         if (w->evsig_private_flags & EVSIG_ONESHOT)
             watcher_stop(slot);

@@ -378,6 +378,7 @@ static int bind(int signum, struct ev_loop *loop)
 {
     struct evsig__sig *s = &evsig__sigs[signum];
     struct sigaction before, after;
+    bool had_found = s->found_saved;
     sigset_t old;
     evsig_info stale;
     unsigned gen;
@@ -410,6 +411,7 @@ static int bind(int signum, struct ev_loop *loop)
         !looks_like_libev(&before)) {
         ev_signal_stop(loop, &s->evw);
         set_exact(signum, &before);
+        s->found_saved = had_found;   /* refused: remember nothing */
         unblock_restore(&old);
         return -EINVAL;
     }
