@@ -62,7 +62,8 @@ extern "C" {
  *          SI_MESGQ; zero otherwise.
  * @lost:   deliveries of this signal that were dropped just before this one
  *          because evsig's per-signal ring (EVSIG_RING_SIZE entries) was
- *          full. Normally 0.
+ *          full. Normally 0. A loss is reported with the next delivery of
+ *          the signal that fits in the ring; the oldest deliveries are kept.
  */
 typedef struct evsig_info {
     int          signo;
@@ -186,15 +187,14 @@ int evsig_getsignal(int signum, evsig_action *out);
  *
  * The fields are private. The structure needs no initialization:
  * evsig_watch() never reads its old contents, and whether a watcher is
- * active is decided from evsig's own records, by address. Its memory must
- * stay valid while it is active.
+ * active is decided from evsig's own records, by address (evsig also keeps
+ * its loop and flags there, so evsig_reset() never reads it). Its memory
+ * must stay valid while it is active: evsig reads the callback and data
+ * from it at each delivery.
  */
 typedef struct evsig_watcher {
-    struct ev_loop *evsig_private_loop;
-    evsig_handler   evsig_private_cb;
-    void           *evsig_private_data;
-    int             evsig_private_signum;
-    int             evsig_private_flags;
+    evsig_handler evsig_private_cb;
+    void         *evsig_private_data;
 } evsig_watcher;
 
 #define EVSIG_NOREF   0x1   /* does not keep ev_run() alive (gevent's ref=False) */

@@ -31,9 +31,13 @@
 
 #include "evsig-private.h"
 
+/* What evsig keeps of an active watcher in its own memory: enough to stop
+ * it (and to reset everything) without reading the caller's struct. */
 struct slot {
     const evsig_watcher *w;
+    struct ev_loop      *loop;
     int                  signum;
+    int                  flags;
     unsigned long        started;   /* start sequence number */
 };
 
@@ -159,13 +163,13 @@ static void array_remove(struct evsig__sig *s, const evsig_watcher *w)
 
 static void watcher_stop(struct slot *slot)
 {
-    evsig_watcher *w = (evsig_watcher *)slot->w;
-    int signum = slot->signum;
-    struct ev_loop *loop = w->evsig_private_loop;
+    const evsig_watcher *w = slot->w;
+    int signum = slot->signum, flags = slot->flags;
+    struct ev_loop *loop = slot->loop;
 
     set_del(slot);
     array_remove(&evsig__sigs[signum], w);
-    if (!(w->evsig_private_flags & EVSIG_NOREF))
+    if (!(flags & EVSIG_NOREF))
         ev_unref(loop);
     evsig__table_sync(signum, loop);   /* unbinding cannot fail */
 }
@@ -200,14 +204,11 @@ EVSIG_PUBLIC int evsig_watch(struct ev_loop *loop, evsig_watcher *w,
     if (r < 0)
         return evsig__fail(r);
 
-    w->evsig_private_loop = loop;
     w->evsig_private_cb = cb;
     w->evsig_private_data = data;
-    w->evsig_private_signum = signum;
-    w->evsig_private_flags = flags;
     s->watchers[s->nwatchers++] = w;
     set_put_unchecked(dispatch.slots, dispatch.cap,
-                      &(struct slot){ w, signum, ++dispatch.starts });
+                      &(struct slot){ w, loop, signum, flags, ++dispatch.starts });
     dispatch.count++;
 
     r = evsig__table_sync(signum, loop);   /* binds on the first user */
@@ -243,12 +244,14 @@ EVSIG_PUBLIC int evsig_is_active(const evsig_watcher *w)
 
 void evsig__dispatch_reset(void)
 {
+    /* From evsig's own records only: a caller's watcher may already be
+     * gone (a stack frame unwound by a failed test, say). */
+    for (size_t i = 0; i < dispatch.cap; i++)
+        if (dispatch.slots[i].w && !(dispatch.slots[i].flags & EVSIG_NOREF))
+            ev_unref(dispatch.slots[i].loop);
     for (int signum = 1; signum < NSIG; signum++) {
         struct evsig__sig *s = &evsig__sigs[signum];
 
-        for (unsigned i = 0; i < s->nwatchers; i++)
-            if (!(s->watchers[i]->evsig_private_flags & EVSIG_NOREF))
-                ev_unref(s->watchers[i]->evsig_private_loop);
         free(s->watchers);
         s->watchers = NULL;
         s->nwatchers = s->capwatchers = 0;
@@ -308,9 +311,9 @@ static void deliver(struct ev_loop *loop, const evsig_info *info)
 
         /* Stopped, or restarted, by an earlier callback. */
         if (!slot || slot->signum != signum || slot->started > horizon ||
-            w->evsig_private_loop != loop)
+            slot->loop != loop)
             continue;
-        if (w->evsig_private_flags & EVSIG_ONESHOT)
+        if (slot->flags & EVSIG_ONESHOT)
             watcher_stop(slot);
         evsig__handlers_ran++;
         w->evsig_private_cb(loop, info, w->evsig_private_data);

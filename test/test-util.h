@@ -118,10 +118,10 @@ bool tu_run_until(struct ev_loop *loop, bool (*done)(void *arg), void *arg,
                   double timeout);
 
 /* The same with an expression: assert_true(TU_RUN_UNTIL(loop, n == 2, 5)). */
-#define TU_RUN_UNTIL(loop, cond, timeout) __extension__ ({                 \
+#define TU_RUN_UNTIL(loop_, cond, timeout) __extension__ ({                \
         struct tu_deadline tu_dl_;                                         \
         bool tu_ok_;                                                       \
-        tu_deadline_start(&tu_dl_, (loop), (timeout));                     \
+        tu_deadline_start(&tu_dl_, (loop_), (timeout));                    \
         while (!(tu_ok_ = (cond)) && !tu_dl_.expired)                      \
             ev_run(tu_dl_.loop, EVRUN_ONCE);                               \
         tu_deadline_stop(&tu_dl_);                                         \
