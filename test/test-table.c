@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -1321,8 +1322,14 @@ static void child_real_segfault(void *arg)
     struct ev_loop *loop = ev_loop_new(EVFLAG_NOENV);
     struct rlimit nocore = { 0, 0 };
     struct record r;
-    volatile int *volatile p = arg;   /* NULL, hidden from the compiler */
+    /* A page that is mapped but not accessible: touching it faults in the
+     * CPU without being undefined behaviour that UBSan would catch first
+     * (a NULL store is, under -fsanitize=null). */
+    volatile int *volatile p = mmap(NULL, 4096, PROT_NONE,
+                                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    (void)arg;
 
+    TU_CHILD_CHECK(p != MAP_FAILED);
     TU_CHILD_CHECK(loop);
     setrlimit(RLIMIT_CORE, &nocore);
     record_init(&r);
