@@ -51,14 +51,6 @@ static void record(struct state *st)
     pthread_sigmask(SIG_SETMASK, NULL, &st->mask);
 }
 
-static bool same_sigset(const sigset_t *a, const sigset_t *b)
-{
-    for (int s = 1; s < NSIG; s++)
-        if (sigismember(a, s) != sigismember(b, s))
-            return false;
-    return true;
-}
-
 static void assert_unchanged(const struct state *before)
 {
     struct state now;
@@ -69,13 +61,13 @@ static void assert_unchanged(const struct state *before)
             continue;
         if (before->sa[s].sa_handler != now.sa[s].sa_handler ||
             before->sa[s].sa_flags != now.sa[s].sa_flags ||
-            !same_sigset(&before->sa[s].sa_mask, &now.sa[s].sa_mask))
+            !tu_same_sigset(&before->sa[s].sa_mask, &now.sa[s].sa_mask))
             fail_msg("sigaction of %s changed", evsig_signame(s));
         if (before->act[s].handler != now.act[s].handler ||
             before->act[s].data != now.act[s].data)
             fail_msg("evsig_getsignal(%s) changed", evsig_signame(s));
     }
-    assert_true(same_sigset(&before->mask, &now.mask));
+    assert_true(tu_same_sigset(&before->mask, &now.mask));
     /* Nothing was forked. */
     assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
     assert_int_equal(errno, ECHILD);

@@ -70,16 +70,6 @@ static int setup(void **state)
     return tu_setup(state);
 }
 
-static bool same_sigaction(const struct sigaction *a, const struct sigaction *b)
-{
-    if (a->sa_handler != b->sa_handler || a->sa_flags != b->sa_flags)
-        return false;
-    for (int s = 1; s < NSIG; s++)
-        if (sigismember(&a->sa_mask, s) != sigismember(&b->sa_mask, s))
-            return false;
-    return true;
-}
-
 /* --- the table ------------------------------------------------------------ */
 
 static void test_a_handler_runs_on_the_next_loop_iteration_not_in_the_c_handler(void **unused)
@@ -158,16 +148,16 @@ static void foreign_child(void *arg)
     TU_CHILD_CHECK(act.handler == EVSIG_NONE);
     TU_CHILD_CHECK(evsig_reset() == 0);
     sigaction(SIGUSR1, NULL, &after);
-    TU_CHILD_CHECK(same_sigaction(&before, &after));
+    TU_CHILD_CHECK(tu_same_sigaction(&before, &after));
 
     /* Watched, then the last watcher stops: back byte for byte. */
     TU_CHILD_CHECK(evsig_watch(ev_default_loop(0), &ws[0], SIGUSR1, on_sig, NULL, 0) == 0);
     sigaction(SIGUSR1, NULL, &after);
-    TU_CHILD_CHECK(!same_sigaction(&before, &after));
+    TU_CHILD_CHECK(!tu_same_sigaction(&before, &after));
     TU_CHILD_CHECK(after.sa_flags & SA_RESTART);
     TU_CHILD_CHECK(evsig_unwatch(&ws[0]) == 0);
     sigaction(SIGUSR1, NULL, &after);
-    TU_CHILD_CHECK(same_sigaction(&before, &after));
+    TU_CHILD_CHECK(tu_same_sigaction(&before, &after));
 }
 
 static void test_getsignal_reports_none_and_reset_puts_back_a_foreign_handler(void **unused)

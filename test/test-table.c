@@ -13,7 +13,7 @@
  * real fault) runs in a forked child that reports through its exit status.
  *
  * Foreign handlers installed here are taken away with the raw rt_sigaction
- * system call (put_back()), so that teardown finds each disposition exactly
+ * system call (tu_put_back_exact()), so that teardown finds each disposition exactly
  * as the test found it; glibc's sigaction() would add SA_RESTORER to a
  * pristine SIG_DFL.
  */
@@ -109,48 +109,12 @@ static void spin(struct ev_loop *loop)
         ev_run(loop, EVRUN_NOWAIT);
 }
 
-/* The disposition as sigaction() reports it. */
-static void read_sa(int sig, struct sigaction *sa)
-{
-    memset(sa, 0, sizeof(*sa));
-    assert_int_equal(sigaction(sig, NULL, sa), 0);
-}
-
 static struct sigaction get_sa(int sig)
 {
     struct sigaction sa;
 
-    read_sa(sig, &sa);
+    tu_read_sa(sig, &sa);
     return sa;
-}
-
-static bool same_mask(const sigset_t *a, const sigset_t *b)
-{
-    for (int s = 1; s < NSIG; s++)
-        if (sigismember(a, s) != sigismember(b, s))
-            return false;
-    return true;
-}
-
-/* Handler, flags, restorer and mask exactly as sigaction() reports them.
- * (Not memcmp of the whole structure: glibc copies the kernel's 8-byte mask
- * out of a 128-byte sigset_t it never clears, so the rest is stack noise.) */
-static void assert_same_sa(int sig, const struct sigaction *want)
-{
-    struct sigaction now;
-
-    read_sa(sig, &now);
-    if (now.sa_handler != want->sa_handler)
-        fail_msg("%s: handler %p, expected %p", evsig_signame(sig),
-                 (void *)now.sa_handler, (void *)want->sa_handler);
-    if (now.sa_flags != want->sa_flags)
-        fail_msg("%s: sa_flags 0x%x, expected 0x%x", evsig_signame(sig),
-                 (unsigned)now.sa_flags, (unsigned)want->sa_flags);
-    if (now.sa_restorer != want->sa_restorer)
-        fail_msg("%s: sa_restorer %p, expected %p", evsig_signame(sig),
-                 (void *)now.sa_restorer, (void *)want->sa_restorer);
-    if (!same_mask(&now.sa_mask, &want->sa_mask))
-        fail_msg("%s: sa_mask differs", evsig_signame(sig));
 }
 
 /* Whether the kernel runs evsig's (or any) SA_SIGINFO handler. */
@@ -159,33 +123,6 @@ static bool kernel_has_siginfo_handler(int sig)
     struct sigaction sa = get_sa(sig);
 
     return (sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction != NULL;
-}
-
-/*
- * Put back a disposition exactly as sigaction() reported it, through the
- * raw system call (glibc's sigaction() adds SA_RESTORER and its restorer).
- */
-struct kernel_sigaction {
-    void          *handler;
-    unsigned long  flags;
-    void          *restorer;
-    unsigned long  mask[64 / (8 * sizeof(unsigned long))];
-};
-
-static void put_back(int sig, const struct sigaction *sa)
-{
-    struct kernel_sigaction k;
-
-    memset(&k, 0, sizeof(k));
-    k.handler = (sa->sa_flags & SA_SIGINFO) ? (void *)sa->sa_sigaction
-                                            : (void *)sa->sa_handler;
-    k.flags = (unsigned long)sa->sa_flags;
-    k.restorer = (void *)sa->sa_restorer;
-    for (int s = 1; s <= 64 && s < NSIG; s++)
-        if (sigismember(&sa->sa_mask, s) == 1)
-            k.mask[(s - 1) / (8 * sizeof(unsigned long))] |=
-                1ul << ((s - 1) % (8 * sizeof(unsigned long)));
-    assert_int_equal(syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask)), 0);
 }
 
 /* A handler that is not evsig's, as some other library would install. */
@@ -221,7 +158,7 @@ static void install_foreign(int sig, struct sigaction *out)
     sigaddset(&sa.sa_mask, SIGWINCH);
     assert_int_equal(sigaction(sig, &sa, NULL), 0);
     foreign_hits = 0;
-    read_sa(sig, out);
+    tu_read_sa(sig, out);
 }
 
 /* A timer that breaks a loop which should have returned by itself; it holds
@@ -412,9 +349,9 @@ static void test_getsignal_before_any_set_reports_dfl_ign_or_none_for_a_foreign_
     assert_null(act.data);
 
     evsig_reset();
-    put_back(SIGUSR1, &orig_usr1);
-    put_back(SIGUSR2, &orig_usr2);
-    put_back(SIGHUP, &orig_hup);
+    tu_put_back_exact(SIGUSR1, &orig_usr1);
+    tu_put_back_exact(SIGUSR2, &orig_usr2);
+    tu_put_back_exact(SIGHUP, &orig_hup);
 }
 
 static void test_evsig_none_given_to_signal_is_einval_and_changes_nothing(void **unused)
@@ -425,20 +362,20 @@ static void test_evsig_none_given_to_signal_is_einval_and_changes_nothing(void *
     evsig_action old = { record_cb, &r }, now;
     (void)unused;
 
-    read_sa(SIGUSR1, &before);
+    tu_read_sa(SIGUSR1, &before);
     record_init(&r);
     assert_fails_with(evsig_signal(loop, SIGUSR1, EVSIG_NONE, NULL, &old), EINVAL);
     assert_fails_with(evsig_signal(NULL, SIGUSR1, EVSIG_NONE, NULL, NULL), EINVAL);
-    assert_same_sa(SIGUSR1, &before);
+    tu_assert_same_sa(SIGUSR1, &before);
     assert_succeeds(evsig_getsignal(SIGUSR1, &now));
     assert_ptr_equal(now.handler, EVSIG_DFL);
     assert_ptr_equal(old.handler, record_cb);   /* *old untouched on failure */
 
     /* Also over a callback already set: it stays. */
     assert_succeeds(evsig_signal(loop, SIGUSR1, record_cb, &r, NULL));
-    read_sa(SIGUSR1, &before);
+    tu_read_sa(SIGUSR1, &before);
     assert_fails_with(evsig_signal(loop, SIGUSR1, EVSIG_NONE, NULL, NULL), EINVAL);
-    assert_same_sa(SIGUSR1, &before);
+    tu_assert_same_sa(SIGUSR1, &before);
     assert_succeeds(evsig_getsignal(SIGUSR1, &now));
     assert_ptr_equal(now.handler, record_cb);
     raise(SIGUSR1);
@@ -452,10 +389,10 @@ static void test_a_null_loop_is_allowed_only_with_dfl_and_ign(void **unused)
     evsig_action now;
     (void)unused;
 
-    read_sa(SIGUSR2, &before);
+    tu_read_sa(SIGUSR2, &before);
     record_init(&r);
     assert_fails_with(evsig_signal(NULL, SIGUSR2, record_cb, &r, NULL), EINVAL);
-    assert_same_sa(SIGUSR2, &before);
+    tu_assert_same_sa(SIGUSR2, &before);
     assert_succeeds(evsig_getsignal(SIGUSR2, &now));
     assert_ptr_equal(now.handler, EVSIG_DFL);
 
@@ -761,12 +698,12 @@ static void test_the_installed_handler_has_sa_restart_and_siginterrupt_toggles_i
 
     record_init(&r);
     assert_succeeds(evsig_signal(loop, SIGUSR1, record_cb, &r, NULL));
-    read_sa(SIGUSR1, &sa);
+    tu_read_sa(SIGUSR1, &sa);
     assert_true(sa.sa_flags & SA_SIGINFO);
     assert_true(sa.sa_flags & SA_RESTART);
 
     assert_succeeds(evsig_siginterrupt(SIGUSR1, 1));
-    read_sa(SIGUSR1, &sa);
+    tu_read_sa(SIGUSR1, &sa);
     assert_true(sa.sa_flags & SA_SIGINFO);
     assert_false(sa.sa_flags & SA_RESTART);
     raise(SIGUSR1);   /* still evsig's, still works */
@@ -794,15 +731,15 @@ static void test_siginterrupt_leaves_a_handler_evsig_did_not_install_alone(void 
 
     install_foreign(SIGUSR1, &foreign);
     assert_succeeds(evsig_siginterrupt(SIGUSR1, 1));
-    assert_same_sa(SIGUSR1, &foreign);
+    tu_assert_same_sa(SIGUSR1, &foreign);
     assert_succeeds(evsig_siginterrupt(SIGUSR1, 0));
-    assert_same_sa(SIGUSR1, &foreign);
+    tu_assert_same_sa(SIGUSR1, &foreign);
     assert_fails_with(evsig_siginterrupt(SIGKILL, 1), EINVAL);
     assert_fails_with(evsig_siginterrupt(SIGSTOP, 0), EINVAL);
     assert_fails_with(evsig_siginterrupt(0, 1), EINVAL);
     assert_fails_with(evsig_siginterrupt(NSIG, 1), EINVAL);
     evsig_reset();
-    put_back(SIGUSR1, &orig);
+    tu_put_back_exact(SIGUSR1, &orig);
 }
 
 /*
@@ -1080,11 +1017,11 @@ static void test_a_table_handler_on_a_second_loop_is_ebusy_and_changes_nothing(v
     record_init(&ra);
     record_init(&rb);
     assert_succeeds(evsig_signal(a, SIGUSR1, record_cb, &ra, NULL));
-    read_sa(SIGUSR1, &sa);
+    tu_read_sa(SIGUSR1, &sa);
     assert_fails_with(evsig_signal(b, SIGUSR1, record_cb, &rb, &old), EBUSY);
     assert_fails_with(evsig_signal(b, SIGUSR1, other_cb, &rb, NULL), EBUSY);
     assert_ptr_equal(old.handler, EVSIG_IGN);   /* *old untouched */
-    assert_same_sa(SIGUSR1, &sa);
+    tu_assert_same_sa(SIGUSR1, &sa);
     assert_succeeds(evsig_getsignal(SIGUSR1, &now));
     assert_ptr_equal(now.handler, record_cb);
     assert_ptr_equal(now.data, &ra);
@@ -1117,9 +1054,9 @@ static void test_a_table_handler_on_another_loop_than_the_watchers_is_ebusy(void
     record_init(&ra);
     record_init(&rb);
     assert_succeeds(evsig_watch(a, &w, SIGUSR2, record_cb, &ra, 0));
-    read_sa(SIGUSR2, &sa);
+    tu_read_sa(SIGUSR2, &sa);
     assert_fails_with(evsig_signal(b, SIGUSR2, record_cb, &rb, NULL), EBUSY);
-    assert_same_sa(SIGUSR2, &sa);
+    tu_assert_same_sa(SIGUSR2, &sa);
     assert_succeeds(evsig_getsignal(SIGUSR2, &now));
     assert_ptr_equal(now.handler, EVSIG_DFL);
     raise(SIGUSR2);
@@ -1187,7 +1124,7 @@ static void test_reset_puts_back_a_foreign_handler_byte_for_byte(void **unused)
     assert_int_equal(foreign_hits, 0);   /* evsig's now, not the foreign one */
 
     assert_int_equal(evsig_reset(), 0);
-    assert_same_sa(SIGUSR1, &foreign);
+    tu_assert_same_sa(SIGUSR1, &foreign);
     raise(SIGUSR1);
     assert_int_equal(foreign_hits, 1);   /* and it works */
     assert_int_equal(foreign_last_code, SI_TKILL);
@@ -1197,9 +1134,9 @@ static void test_reset_puts_back_a_foreign_handler_byte_for_byte(void **unused)
     assert_succeeds(evsig_signal(loop, SIGUSR1, record_cb, &r, NULL));
     assert_succeeds(evsig_signal(NULL, SIGUSR1, EVSIG_DFL, NULL, NULL));
     assert_int_equal(evsig_reset(), 0);
-    assert_same_sa(SIGUSR1, &foreign);
+    tu_assert_same_sa(SIGUSR1, &foreign);
 
-    put_back(SIGUSR1, &orig);
+    tu_put_back_exact(SIGUSR1, &orig);
 }
 
 static void test_reset_puts_back_a_sig_ign_it_found(void **unused)
@@ -1214,14 +1151,14 @@ static void test_reset_puts_back_a_sig_ign_it_found(void **unused)
     memset(&ign, 0, sizeof(ign));
     ign.sa_handler = SIG_IGN;
     assert_int_equal(sigaction(SIGUSR2, &ign, NULL), 0);
-    read_sa(SIGUSR2, &found);
+    tu_read_sa(SIGUSR2, &found);
     assert_succeeds(evsig_signal(loop, SIGUSR2, record_cb, &r, &old));
     assert_ptr_equal(old.handler, EVSIG_IGN);
     raise(SIGUSR2);
     assert_true(TU_RUN_UNTIL(loop, r.n == 1, 5));
     assert_int_equal(evsig_reset(), 0);
-    assert_same_sa(SIGUSR2, &found);
-    put_back(SIGUSR2, &orig);
+    tu_assert_same_sa(SIGUSR2, &found);
+    tu_put_back_exact(SIGUSR2, &orig);
 }
 
 /* --- keep-alive ---------------------------------------------------------- */
@@ -1272,11 +1209,11 @@ static void test_a_signalfd_loop_is_refused_with_einval_and_nothing_changes(void
     assert_non_null(sfd);
     record_init(&r);
     assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &mask_before), 0);
-    read_sa(SIGUSR1, &before);
+    tu_read_sa(SIGUSR1, &before);
     assert_fails_with(evsig_signal(sfd, SIGUSR1, record_cb, &r, &old), EINVAL);
-    assert_same_sa(SIGUSR1, &before);
+    tu_assert_same_sa(SIGUSR1, &before);
     assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &mask_after), 0);
-    assert_true(same_mask(&mask_before, &mask_after));   /* libev's signalfd blocks */
+    assert_true(tu_same_sigset(&mask_before, &mask_after));   /* libev's signalfd blocks */
     assert_succeeds(evsig_getsignal(SIGUSR1, &now));
     assert_ptr_equal(now.handler, EVSIG_DFL);
     assert_ptr_equal(old.handler, EVSIG_IGN);
@@ -1291,9 +1228,9 @@ static void test_a_signalfd_loop_is_refused_with_einval_and_nothing_changes(void
     raise(SIGUSR1);
     assert_true(TU_RUN_UNTIL(loop, r.n == 1, 5));   /* a normal loop works */
     evsig_reset();
-    assert_same_sa(SIGUSR1, &foreign);
+    tu_assert_same_sa(SIGUSR1, &foreign);
 
-    put_back(SIGUSR1, &orig);
+    tu_put_back_exact(SIGUSR1, &orig);
     ev_loop_destroy(sfd);
 }
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -192,7 +193,7 @@ static const char *set_diff(const sigset_t *before, const sigset_t *after,
     return buf;
 }
 
-static bool same_set(const sigset_t *a, const sigset_t *b)
+bool tu_same_sigset(const sigset_t *a, const sigset_t *b)
 {
     for (int sig = 1; sig < NSIG; sig++)
         if ((sigismember(a, sig) == 1) != (sigismember(b, sig) == 1))
@@ -245,43 +246,98 @@ static const char *flag_names(int flags, char *buf, size_t size)
     return buf;
 }
 
+/* Print what differs between two dispositions of @sig; the count. */
+static int diff_sigaction(int sig, const struct sigaction *b,
+                          const struct sigaction *a)
+{
+    char x[160], y[160];
+    int n = 0;
+
+    if (b->sa_handler != a->sa_handler) {
+        print_error("leak: %s: handler %s -> %s\n", signame(sig),
+                    handler_name(b, x, sizeof(x)), handler_name(a, y, sizeof(y)));
+        n++;
+    }
+    if (b->sa_flags != a->sa_flags) {
+        /* glibc's sigaction() and signal() always add SA_RESTORER: a
+         * disposition put back through them is not the one found. */
+        bool restorer = (b->sa_flags ^ a->sa_flags) == SA_RESTORER;
+
+        print_error("leak: %s: sa_flags %s -> %s%s\n", signame(sig),
+                    flag_names(b->sa_flags, x, sizeof(x)),
+                    flag_names(a->sa_flags, y, sizeof(y)),
+                    restorer ? " (re-installed through glibc, not restored"
+                               " exactly: that takes the raw rt_sigaction"
+                               " syscall)" : "");
+        n++;
+    }
+    if (!tu_same_sigset(&b->sa_mask, &a->sa_mask)) {
+        print_error("leak: %s: sa_mask changed:%s\n", signame(sig),
+                    set_diff(&b->sa_mask, &a->sa_mask, x, sizeof(x)));
+        n++;
+    }
+    return n;
+}
+
 static int compare_dispositions(const struct snapshot *before,
                                 const struct snapshot *after)
 {
     int leaks = 0;
 
-    for (int sig = 1; sig < NSIG; sig++) {
-        const struct sigaction *b = &before->sa[sig], *a = &after->sa[sig];
-        char x[160], y[160];
-
-        if (!valid_signal(sig))
-            continue;
-        if (b->sa_handler != a->sa_handler) {
-            print_error("leak: %s: handler %s -> %s\n", signame(sig),
-                        handler_name(b, x, sizeof(x)),
-                        handler_name(a, y, sizeof(y)));
-            leaks++;
-        }
-        if (b->sa_flags != a->sa_flags) {
-            /* glibc's sigaction() and signal() always add SA_RESTORER: a
-             * disposition put back through them is not the one found. */
-            bool restorer = (b->sa_flags ^ a->sa_flags) == SA_RESTORER;
-
-            print_error("leak: %s: sa_flags %s -> %s%s\n", signame(sig),
-                        flag_names(b->sa_flags, x, sizeof(x)),
-                        flag_names(a->sa_flags, y, sizeof(y)),
-                        restorer ? " (re-installed through glibc, not restored"
-                                   " exactly: that takes the raw rt_sigaction"
-                                   " syscall)" : "");
-            leaks++;
-        }
-        if (!same_set(&b->sa_mask, &a->sa_mask)) {
-            print_error("leak: %s: sa_mask changed:%s\n", signame(sig),
-                        set_diff(&b->sa_mask, &a->sa_mask, x, sizeof(x)));
-            leaks++;
-        }
-    }
+    for (int sig = 1; sig < NSIG; sig++)
+        if (valid_signal(sig))
+            leaks += diff_sigaction(sig, &before->sa[sig], &after->sa[sig]);
     return leaks;
+}
+
+bool tu_same_sigaction(const struct sigaction *a, const struct sigaction *b)
+{
+    return a->sa_handler == b->sa_handler && a->sa_flags == b->sa_flags &&
+           tu_same_sigset(&a->sa_mask, &b->sa_mask);
+}
+
+void tu_read_sa(int sig, struct sigaction *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    assert_int_equal(sigaction(sig, NULL, sa), 0);
+}
+
+void tu_assert_same_sa_at(int sig, const struct sigaction *want,
+                          const char *file, int line)
+{
+    struct sigaction now;
+
+    tu_read_sa(sig, &now);
+    if (diff_sigaction(sig, want, &now) ||
+        (now.sa_flags & SA_RESTORER && now.sa_restorer != want->sa_restorer)) {
+        print_error("%s:%d: %s is not the expected disposition\n", file,
+                    line, signame(sig));
+        _fail(file, line);
+    }
+}
+
+/* The kernel's view of struct sigaction (x86-64, arm64). */
+struct kernel_sigaction {
+    void          *handler;
+    unsigned long  flags;
+    void          *restorer;
+    unsigned long  mask[64 / (8 * sizeof(unsigned long))];
+};
+
+void tu_put_back_exact(int sig, const struct sigaction *sa)
+{
+    struct kernel_sigaction k;
+
+    memset(&k, 0, sizeof(k));
+    k.handler = (sa->sa_flags & SA_SIGINFO) ? (void *)sa->sa_sigaction
+                                            : (void *)sa->sa_handler;
+    k.flags = (unsigned long)sa->sa_flags;
+    k.restorer = (void *)sa->sa_restorer;
+    for (int s = 1; s <= 64 && s < NSIG; s++)
+        if (sigismember(&sa->sa_mask, s) == 1)
+            k.mask[(s - 1) / (8 * sizeof(unsigned long))] |=
+                1ul << ((s - 1) % (8 * sizeof(unsigned long)));
+    assert_int_equal(syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask)), 0);
 }
 
 static const struct fd_entry *find_fd(const struct snapshot *s, int fd)
@@ -450,12 +506,12 @@ int tu_teardown(void **state)
     leaks += reap_leftovers("after the test");
     if (take_snapshot(now) < 0)
         return -1;
-    if (!same_set(&before->mask, &now->mask)) {
+    if (!tu_same_sigset(&before->mask, &now->mask)) {
         print_error("leak: signal mask changed (+ now blocked, - now unblocked):%s\n",
                     set_diff(&before->mask, &now->mask, buf, sizeof(buf)));
         leaks++;
     }
-    if (!same_set(&before->pending, &now->pending)) {
+    if (!tu_same_sigset(&before->pending, &now->pending)) {
         print_error("leak: pending signals changed:%s\n",
                     set_diff(&before->pending, &now->pending, buf, sizeof(buf)));
         leaks++;

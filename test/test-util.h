@@ -164,6 +164,24 @@ const char *tu_describe_status(int status, char *buf, size_t size);
 __attribute__((noreturn))
 void tu_child_fail(const char *what, const char *file, int line);
 
+/* Dispositions. sigaction() structures are compared field by field, never
+ * with memcmp: glibc copies the kernel's 8-byte mask into a 128-byte
+ * sigset_t it never clears. */
+bool tu_same_sigset(const sigset_t *a, const sigset_t *b);
+/* Handler, flags and mask equal. */
+bool tu_same_sigaction(const struct sigaction *a, const struct sigaction *b);
+/* sigaction(@sig, NULL, @sa), asserting success. */
+void tu_read_sa(int sig, struct sigaction *sa);
+/* Assert @sig's disposition is @want (handler, flags, mask, restorer),
+ * saying what differs. */
+#define tu_assert_same_sa(sig, want) \
+    tu_assert_same_sa_at((sig), (want), __FILE__, __LINE__)
+void tu_assert_same_sa_at(int sig, const struct sigaction *want,
+                          const char *file, int line);
+/* Install @sa exactly as sigaction() reported it, through the raw system
+ * call (glibc's sigaction() would add SA_RESTORER). */
+void tu_put_back_exact(int sig, const struct sigaction *sa);
+
 /* Small helpers. */
 
 /* sigqueue() @value to this process; 0 or -1/errno. */

@@ -139,16 +139,6 @@ static void same_action(const struct sigaction *a, const struct sigaction *b)
         assert_int_equal(sigismember(&a->sa_mask, s), sigismember(&b->sa_mask, s));
 }
 
-static bool same_sigaction(const struct sigaction *a, const struct sigaction *b)
-{
-    if (a->sa_handler != b->sa_handler || a->sa_flags != b->sa_flags)
-        return false;
-    for (int s = 1; s < NSIG; s++)
-        if (sigismember(&a->sa_mask, s) != sigismember(&b->sa_mask, s))
-            return false;
-    return true;
-}
-
 static volatile sig_atomic_t foreign_hits;
 
 static void foreign_handler(int sig)
@@ -409,16 +399,16 @@ static void wait_for_default_action_signals(void *arg)
     TU_CHILD_CHECK(evsig_sigtimedwait(loop, &set, &info, 3.0) == SIGTERM);
     TU_CHILD_CHECK(info.signo == SIGTERM);
     sigaction(SIGTERM, NULL, &after);
-    TU_CHILD_CHECK(same_sigaction(&after, &before_term));
+    TU_CHILD_CHECK(tu_same_sigaction(&after, &before_term));
     sigaction(SIGUSR1, NULL, &after);
-    TU_CHILD_CHECK(same_sigaction(&after, &before_usr1));
+    TU_CHILD_CHECK(tu_same_sigaction(&after, &before_usr1));
 
     shot_start(send, loop, 0.02, SIGUSR1);
     TU_CHILD_CHECK(evsig_sigwaitinfo(loop, &set, &info) == SIGUSR1);
     sigaction(SIGUSR1, NULL, &after);
-    TU_CHILD_CHECK(same_sigaction(&after, &before_usr1));
+    TU_CHILD_CHECK(tu_same_sigaction(&after, &before_usr1));
     sigaction(SIGTERM, NULL, &after);
-    TU_CHILD_CHECK(same_sigaction(&after, &before_term));
+    TU_CHILD_CHECK(tu_same_sigaction(&after, &before_term));
     _exit(0);
 }
 
@@ -463,7 +453,7 @@ static void wait_over_foreign_dispositions(void *arg)
         shot_stop(send, loop);
         for (int j = 0; j < 3; j++) {
             sigaction(sigs[j], NULL, &after);
-            TU_CHILD_CHECK(same_sigaction(&after, &before[j]));
+            TU_CHILD_CHECK(tu_same_sigaction(&after, &before[j]));
         }
     }
     TU_CHILD_CHECK(foreign_hits == 0);   /* consumed, not passed on */

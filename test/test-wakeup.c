@@ -114,14 +114,6 @@ static void child_cb(struct ev_loop *loop, pid_t pid, int status, void *data)
     r->status = status;
 }
 
-static bool same_sigset(const sigset_t *a, const sigset_t *b)
-{
-    for (int s = 1; s < NSIG; s++)
-        if (sigismember(a, s) != sigismember(b, s))
-            return false;
-    return true;
-}
-
 /* --- set_wakeup_fd ------------------------------------------------------- */
 
 static void test_wakeup_fd_gets_the_signal_number_as_one_byte_per_caught_signal(void **unused)
@@ -548,7 +540,7 @@ static void test_install_handler_minus_one_puts_back_libevs_sigchld_handler(void
     assert_ptr_equal(after.sa_handler, before.sa_handler);
     assert_int_equal(after.sa_flags & (SA_SIGINFO | SA_RESTART),
                      before.sa_flags & (SA_SIGINFO | SA_RESTART));
-    assert_true(same_sigset(&after.sa_mask, &before.sa_mask));
+    assert_true(tu_same_sigset(&after.sa_mask, &before.sa_mask));
 
     /* Reaping still works, and no byte goes to the old fd. */
     fork_exiting_child(loop, 0, &r);

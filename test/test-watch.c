@@ -121,71 +121,15 @@ static void spin(struct ev_loop *loop)
         ev_run(loop, EVRUN_NOWAIT);
 }
 
-static void read_sa(int sig, struct sigaction *sa)
-{
-    memset(sa, 0, sizeof(*sa));
-    assert_int_equal(sigaction(sig, NULL, sa), 0);
-}
-
-static bool same_mask(const sigset_t *a, const sigset_t *b)
-{
-    for (int s = 1; s < NSIG; s++)
-        if (sigismember(a, s) != sigismember(b, s))
-            return false;
-    return true;
-}
-
-/* Handler, flags, restorer and mask exactly as sigaction() reports them. */
-static void assert_same_sa(int sig, const struct sigaction *want)
-{
-    struct sigaction now;
-
-    read_sa(sig, &now);
-    if (now.sa_handler != want->sa_handler)
-        fail_msg("%s: handler %p, expected %p", evsig_signame(sig),
-                 (void *)now.sa_handler, (void *)want->sa_handler);
-    if (now.sa_flags != want->sa_flags)
-        fail_msg("%s: sa_flags 0x%x, expected 0x%x", evsig_signame(sig),
-                 (unsigned)now.sa_flags, (unsigned)want->sa_flags);
-    if (now.sa_restorer != want->sa_restorer)
-        fail_msg("%s: sa_restorer %p, expected %p", evsig_signame(sig),
-                 (void *)now.sa_restorer, (void *)want->sa_restorer);
-    if (!same_mask(&now.sa_mask, &want->sa_mask))
-        fail_msg("%s: sa_mask differs", evsig_signame(sig));
-}
-
 static bool kernel_has_siginfo_handler(int sig)
 {
     struct sigaction sa;
 
-    read_sa(sig, &sa);
+    tu_read_sa(sig, &sa);
     return (sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction != NULL;
 }
 
 /* Put back a disposition exactly, through the raw system call. */
-struct kernel_sigaction {
-    void          *handler;
-    unsigned long  flags;
-    void          *restorer;
-    unsigned long  mask[64 / (8 * sizeof(unsigned long))];
-};
-
-static void put_back(int sig, const struct sigaction *sa)
-{
-    struct kernel_sigaction k;
-
-    memset(&k, 0, sizeof(k));
-    k.handler = (sa->sa_flags & SA_SIGINFO) ? (void *)sa->sa_sigaction
-                                            : (void *)sa->sa_handler;
-    k.flags = (unsigned long)sa->sa_flags;
-    k.restorer = (void *)sa->sa_restorer;
-    for (int s = 1; s <= 64 && s < NSIG; s++)
-        if (sigismember(&sa->sa_mask, s) == 1)
-            k.mask[(s - 1) / (8 * sizeof(unsigned long))] |=
-                1ul << ((s - 1) % (8 * sizeof(unsigned long)));
-    assert_int_equal(syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask)), 0);
-}
-
 static volatile sig_atomic_t foreign_hits;
 static volatile sig_atomic_t foreign_last_code;
 
@@ -211,7 +155,7 @@ static void install_foreign_with(int sig, int flags, struct sigaction *out)
     sigaddset(&sa.sa_mask, SIGRTMAX);
     assert_int_equal(sigaction(sig, &sa, NULL), 0);
     foreign_hits = 0;
-    read_sa(sig, out);
+    tu_read_sa(sig, out);
 }
 
 /* ... with SA_ONSTACK, as a careful library would. */
@@ -529,15 +473,15 @@ static void test_stopping_an_inactive_watcher_is_harmless(void **unused)
     struct tag t = { .id = 1 };
     (void)unused;
 
-    read_sa(SIGUSR1, &before);
+    tu_read_sa(SIGUSR1, &before);
     memset(&never, 0, sizeof(never));
     assert_int_equal(evsig_unwatch(&never), 0);
-    assert_same_sa(SIGUSR1, &before);
+    tu_assert_same_sa(SIGUSR1, &before);
 
     assert_succeeds(evsig_watch(loop, &w, SIGUSR1, log_cb, &t, 0));
     assert_int_equal(evsig_unwatch(&w), 0);
     assert_int_equal(evsig_unwatch(&w), 0);   /* twice */
-    assert_same_sa(SIGUSR1, &before);
+    tu_assert_same_sa(SIGUSR1, &before);
     assert_fails_with(evsig_unwatch(NULL), EINVAL);
     /* No reference was dropped twice: a referenced timer still keeps the
      * loop running until it fires. */
@@ -554,7 +498,7 @@ static void test_bad_arguments_are_einval_even_for_an_active_watcher(void **unus
 
     log_reset();
     assert_succeeds(evsig_watch(loop, &w, SIGUSR1, log_cb, &t, 0));
-    read_sa(SIGUSR1, &before);
+    tu_read_sa(SIGUSR1, &before);
     assert_fails_with(evsig_watch(NULL, &w, SIGUSR1, log_cb, &t, 0), EINVAL);
     assert_fails_with(evsig_watch(loop, &w, 0, log_cb, &t, 0), EINVAL);
     assert_fails_with(evsig_watch(loop, &w, NSIG, log_cb, &t, 0), EINVAL);
@@ -569,7 +513,7 @@ static void test_bad_arguments_are_einval_even_for_an_active_watcher(void **unus
 
     /* Still active, unchanged: one call, with its own data. */
     assert_true(evsig_is_active(&w));
-    assert_same_sa(SIGUSR1, &before);
+    tu_assert_same_sa(SIGUSR1, &before);
     raise(SIGUSR1);
     assert_true(TU_RUN_UNTIL(loop, t.n >= 1, 5));
     spin(loop);
@@ -696,7 +640,7 @@ static void test_a_oneshot_watcher_may_rearm_itself_from_its_callback(void **unu
     struct tag t = { .id = 1, .self = &w, .signum = SIGUSR1 };
     (void)unused;
 
-    read_sa(SIGUSR1, &orig);
+    tu_read_sa(SIGUSR1, &orig);
     assert_succeeds(evsig_watch(loop, &w, SIGUSR1, oneshot_rearm_cb, &t, EVSIG_ONESHOT));
     for (int i = 1; i <= 3; i++) {
         raise(SIGUSR1);
@@ -706,7 +650,7 @@ static void test_a_oneshot_watcher_may_rearm_itself_from_its_callback(void **unu
     }
     spin(loop);
     assert_int_equal(t.n, 3);
-    assert_same_sa(SIGUSR1, &orig);
+    tu_assert_same_sa(SIGUSR1, &orig);
 }
 
 /* --- keep-alive: EVSIG_NOREF --------------------------------------------- */
@@ -829,13 +773,13 @@ static void test_watching_on_a_second_loop_is_ebusy_and_changes_nothing(void **u
 
     log_reset();
     assert_succeeds(evsig_watch(a, &wa, SIGUSR1, log_cb, &ta, 0));
-    read_sa(SIGUSR1, &before);
+    tu_read_sa(SIGUSR1, &before);
     memset(&wb, 0xA5, sizeof(wb));
     assert_fails_with(evsig_watch(b, &wb, SIGUSR1, log_cb, &tb, 0), EBUSY);
     assert_fails_with(evsig_watch(b, &wb, SIGUSR1, log_cb, &tb, EVSIG_NOREF), EBUSY);
     assert_false(evsig_is_active(&wb));
     assert_true(evsig_is_active(&wa));
-    assert_same_sa(SIGUSR1, &before);
+    tu_assert_same_sa(SIGUSR1, &before);
     assert_succeeds(evsig_getsignal(SIGUSR1, &act));
     assert_ptr_equal(act.handler, EVSIG_DFL);
     /* B holds no reference from the failed start. */
@@ -868,7 +812,7 @@ static void test_the_last_watcher_stopping_puts_back_a_foreign_handler_exactly(v
     evsig_action act;
     (void)unused;
 
-    read_sa(SIGUSR1, &orig);
+    tu_read_sa(SIGUSR1, &orig);
     install_foreign(SIGUSR1, &foreign);
     assert_succeeds(evsig_watch(loop, &a, SIGUSR1, log_cb, &t, 0));
     assert_succeeds(evsig_watch(loop, &b, SIGUSR1, log_cb, &t, 0));
@@ -876,7 +820,7 @@ static void test_the_last_watcher_stopping_puts_back_a_foreign_handler_exactly(v
     {
         struct sigaction now;
 
-        read_sa(SIGUSR1, &now);
+        tu_read_sa(SIGUSR1, &now);
         assert_ptr_not_equal(now.sa_sigaction, foreign_handler);
     }
     assert_succeeds(evsig_getsignal(SIGUSR1, &act));
@@ -888,7 +832,7 @@ static void test_the_last_watcher_stopping_puts_back_a_foreign_handler_exactly(v
     assert_succeeds(evsig_unwatch(&a));
     assert_true(kernel_has_siginfo_handler(SIGUSR1));   /* b still holds it */
     assert_succeeds(evsig_unwatch(&b));
-    assert_same_sa(SIGUSR1, &foreign);
+    tu_assert_same_sa(SIGUSR1, &foreign);
     raise(SIGUSR1);
     assert_int_equal(foreign_hits, 1);
 
@@ -900,15 +844,15 @@ static void test_the_last_watcher_stopping_puts_back_a_foreign_handler_exactly(v
         memset(&ign, 0, sizeof(ign));
         ign.sa_handler = SIG_IGN;
         assert_int_equal(sigaction(SIGUSR1, &ign, NULL), 0);
-        read_sa(SIGUSR1, &found);
+        tu_read_sa(SIGUSR1, &found);
         assert_succeeds(evsig_watch(loop, &a, SIGUSR1, log_cb, &t, 0));
         assert_succeeds(evsig_unwatch(&a));
-        assert_same_sa(SIGUSR1, &found);
+        tu_assert_same_sa(SIGUSR1, &found);
         assert_succeeds(evsig_watch(loop, &a, SIGUSR1, log_cb, &t, 0));
         evsig_reset();
-        assert_same_sa(SIGUSR1, &found);
+        tu_assert_same_sa(SIGUSR1, &found);
     }
-    put_back(SIGUSR1, &orig);
+    tu_put_back_exact(SIGUSR1, &orig);
 }
 
 static void test_the_last_watcher_stopping_installs_sig_dfl_or_sig_ign_as_the_table_says(void **unused)
@@ -919,7 +863,7 @@ static void test_the_last_watcher_stopping_installs_sig_dfl_or_sig_ign_as_the_ta
     struct tag t = { .id = 1 };
     (void)unused;
 
-    read_sa(SIGUSR2, &orig);
+    tu_read_sa(SIGUSR2, &orig);
     install_foreign(SIGUSR2, &foreign);
 
     assert_succeeds(evsig_watch(loop, &w, SIGUSR2, log_cb, &t, 0));
@@ -928,14 +872,14 @@ static void test_the_last_watcher_stopping_installs_sig_dfl_or_sig_ign_as_the_ta
     raise(SIGUSR2);
     assert_true(TU_RUN_UNTIL(loop, t.n == 1, 5));
     assert_succeeds(evsig_unwatch(&w));
-    read_sa(SIGUSR2, &now);
+    tu_read_sa(SIGUSR2, &now);
     assert_ptr_equal(now.sa_handler, SIG_IGN);
     assert_false(now.sa_flags & SA_SIGINFO);
 
     assert_succeeds(evsig_watch(loop, &w, SIGUSR2, log_cb, &t, 0));
     assert_succeeds(evsig_signal(NULL, SIGUSR2, EVSIG_DFL, NULL, NULL));
     assert_succeeds(evsig_unwatch(&w));
-    read_sa(SIGUSR2, &now);
+    tu_read_sa(SIGUSR2, &now);
     assert_ptr_equal(now.sa_handler, SIG_DFL);
     assert_false(now.sa_flags & SA_SIGINFO);
 
@@ -949,8 +893,8 @@ static void test_the_last_watcher_stopping_installs_sig_dfl_or_sig_ign_as_the_ta
 
     /* evsig_reset() puts back what was found before the table was set. */
     evsig_reset();
-    assert_same_sa(SIGUSR2, &foreign);
-    put_back(SIGUSR2, &orig);
+    tu_assert_same_sa(SIGUSR2, &foreign);
+    tu_put_back_exact(SIGUSR2, &orig);
 }
 
 static void test_a_delivery_caught_for_a_watcher_stopped_before_dispatch_goes_to_the_foreign_handler(void **unused)
@@ -961,7 +905,7 @@ static void test_a_delivery_caught_for_a_watcher_stopped_before_dispatch_goes_to
     struct tag t = { .id = 1 };
     (void)unused;
 
-    read_sa(SIGUSR1, &orig);
+    tu_read_sa(SIGUSR1, &orig);
     /* Without SA_ONSTACK: valgrind 3.19 cannot build a signal frame for an
      * SA_ONSTACK handler with no alternate stack set when the signal is
      * delivered on pthread_sigmask()'s return. */
@@ -974,7 +918,7 @@ static void test_a_delivery_caught_for_a_watcher_stopped_before_dispatch_goes_to
     assert_int_equal(t.n, 0);            /* not passed to a stopped watcher */
     assert_int_equal(foreign_hits, 1);   /* but to the disposition in place */
     assert_int_equal(foreign_last_code, SI_USER);
-    put_back(SIGUSR1, &orig);
+    tu_put_back_exact(SIGUSR1, &orig);
 }
 
 /* In a child: with a watcher, SIGTERM to self does not kill. */
@@ -1012,7 +956,7 @@ static void test_a_signal_can_be_watched_again_after_unwatch(void **unused)
     struct tag ta = { .id = 1 }, tb = { .id = 2 };
     (void)unused;
 
-    read_sa(SIGUSR2, &orig);
+    tu_read_sa(SIGUSR2, &orig);
     log_reset();
     for (int round = 1; round <= 5; round++) {
         assert_succeeds(evsig_watch(loop, &a, SIGUSR2, log_cb, &ta, 0));
@@ -1021,7 +965,7 @@ static void test_a_signal_can_be_watched_again_after_unwatch(void **unused)
         assert_true(TU_RUN_UNTIL(loop, ta.n == round && tb.n == round, 5));
         assert_succeeds(evsig_unwatch(&a));
         assert_succeeds(evsig_unwatch(&b));
-        assert_same_sa(SIGUSR2, &orig);
+        tu_assert_same_sa(SIGUSR2, &orig);
     }
     spin(loop);
     assert_int_equal(calls.n, 10);
@@ -1102,7 +1046,7 @@ static void test_a_thousand_watchers_started_and_stopped_in_random_order_stay_co
         many.active[i] = false;
     }
     for (int s = 0; s < NSIGS; s++)
-        read_sa(sigs[s], &before[s]);
+        tu_read_sa(sigs[s], &before[s]);
 
     for (int round = 0; round < 4; round++) {
         for (int op = 0; op < 3000; op++) {
@@ -1146,7 +1090,7 @@ static void test_a_thousand_watchers_started_and_stopped_in_random_order_stay_co
         }
     }
     for (int s = 0; s < NSIGS; s++)
-        assert_same_sa(sigs[s], &before[s]);
+        tu_assert_same_sa(sigs[s], &before[s]);
     assert_true(ev_run_returns(loop, 2.0));
 }
 
@@ -1164,14 +1108,14 @@ static void test_a_watch_refused_on_a_signalfd_loop_leaves_no_trace(void **unuse
     (void)unused;
 
     assert_non_null(sfd);
-    read_sa(SIGUSR1, &orig);
-    read_sa(SIGUSR1, &before);
+    tu_read_sa(SIGUSR1, &orig);
+    tu_read_sa(SIGUSR1, &before);
     assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &mask_before), 0);
     assert_fails_with(evsig_watch(sfd, &w, SIGUSR1, log_cb, &t, 0), EINVAL);
     assert_false(evsig_is_active(&w));
-    assert_same_sa(SIGUSR1, &before);
+    tu_assert_same_sa(SIGUSR1, &before);
     assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &mask_after), 0);
-    assert_true(same_mask(&mask_before, &mask_after));
+    assert_true(tu_same_sigset(&mask_before, &mask_after));
 
     /*
      * Nothing is remembered either. Some other code now installs its own
@@ -1185,9 +1129,9 @@ static void test_a_watch_refused_on_a_signalfd_loop_leaves_no_trace(void **unuse
     raise(SIGUSR1);
     assert_true(TU_RUN_UNTIL(loop, t.n == 1, 5));
     assert_succeeds(evsig_unwatch(&w));
-    assert_same_sa(SIGUSR1, &foreign);
+    tu_assert_same_sa(SIGUSR1, &foreign);
 
-    put_back(SIGUSR1, &orig);
+    tu_put_back_exact(SIGUSR1, &orig);
     ev_loop_destroy(sfd);
 }
 
