@@ -405,6 +405,11 @@ int evsig_child_unwatch(struct ev_loop *loop, pid_t pid);
  *   waitpid(@pid, @status, @options). A child libev reaped behind the
  *   program's back is thus never reported as ECHILD.
  *
+ * A kept result is not a zombie: the kernel has freed the pid, which may
+ * be reused. evsig_waitpid(pid) still answers with the old child's status
+ * until it is collected or expires; if the pid's new owner is a child too
+ * and exits first, its result replaces the uncollected one.
+ *
  * Context: the loop's thread; also from inside callbacks (recursion).
  * Return:  the pid, 0 (WNOHANG, nothing yet) or -1.
  * Errors:  EINVAL: NULL or non-default @loop, @pid 0 or < -1, @options
@@ -427,7 +432,8 @@ pid_t evsig_waitpid(struct ev_loop *loop, pid_t pid, int *status, int options);
  *
  * Context: as evsig_waitpid().
  * Return:  the pid, or -1.
- * Errors:  as evsig_waitpid(); EINVAL also for a negative or NaN @timeout;
+ * Errors:  as evsig_waitpid(); EINVAL also for a negative, infinite or NaN
+ *          @timeout (use evsig_waitpid() to wait without a deadline);
  *          ETIMEDOUT: the child did not exit in time.
  */
 pid_t evsig_waitpid_timeout(struct ev_loop *loop, pid_t pid, int *status,
@@ -459,7 +465,7 @@ int evsig_kill(struct ev_loop *loop, pid_t pid, int sig);
  *
  * Context: the loop's thread.
  * Return:  0 on success, -1 on failure.
- * Errors:  EINVAL: negative or NaN @seconds.
+ * Errors:  EINVAL: negative, infinite or NaN @seconds.
  */
 int evsig_child_set_result_ttl(double seconds);
 

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -110,6 +111,19 @@ static void raw_wait_gate_main(void *arg)
 {
     child_begin(arg);
     child_wait_gate(arg);
+    _exit(0);
+}
+
+/* For tu_fork(): the same, but it gives up waiting after 1.5 s, so that a
+ * parent stuck in a blocking waitpid() fails its test instead of hanging. */
+static void raw_wait_gate_a_while_main(void *arg)
+{
+    const struct gate *g = arg;
+    struct pollfd pfd = { .fd = g->rd, .events = POLLIN };
+
+    child_begin(g);
+    while (poll(&pfd, 1, 1500) < 0 && errno == EINTR)
+        ;
     _exit(0);
 }
 
@@ -979,7 +993,7 @@ static void test_waitpid_timeout_waits_for_an_unwatched_child_without_blocking_t
 
     (void)unused;
     start_keeping_results(loop);
-    pid = tu_fork(raw_wait_gate_main, g);
+    pid = tu_fork(raw_wait_gate_a_while_main, g);
     tick = shot_start(loop, 0.02, 0.02, NULL);
     /* Opens the gate later than the timeout: a wait that blocked in
      * waitpid() would return the pid, not ETIMEDOUT. */
@@ -1525,6 +1539,52 @@ static void test_kill_never_signals_a_process_that_reused_a_reaped_watched_child
     assert_exited(status, 0);   /* not killed by SIGTERM */
 }
 
+static void test_a_pid_reused_by_an_unwatched_child_never_runs_the_old_childs_callbacks(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec rec = { 0 };
+    struct chld_log log = { 0 };
+    struct gate *g = NULL;
+    int status = -1;
+    pid_t pid = 0, reuser = -1;
+
+    (void)unused;
+    assert_succeeds(evsig_signal(loop, SIGCHLD, chld_handler, &log, NULL));
+    for (int attempt = 0; attempt < 5 && reuser != pid; attempt++) {
+        rec = (struct exit_rec){ 0 };
+        log.calls = 0;
+        pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
+        if (pid == 0) {
+            child_begin(NULL);
+            _exit(47);
+        }
+        assert_true(TU_RUN_UNTIL(loop, rec.calls > 0 && log.calls > 0, 5.0));
+        g = gate_new();
+        reuser = fork_at_pid(pid, g);
+        if (reuser != pid) {
+            gate_open(g);
+            assert_int_equal(evsig_waitpid_timeout(loop, reuser, &status, 5.0), reuser);
+            assert_int_equal(evsig_waitpid(loop, pid, &status, WNOHANG), pid);
+        }
+    }
+    if (reuser != pid) {
+        print_message("cannot choose a pid here (needs root): skipped\n");
+        skip();
+    }
+    /* The old child's result is kept, uncollected, when the new process
+     * holding its pid exits and libev reaps it. */
+    gate_open(g);
+    assert_true(TU_RUN_UNTIL(loop, gone(reuser), 5.0));
+    assert_false(TU_RUN_UNTIL(loop, rec.calls > 1 || log.calls > 1, 0.1));
+    assert_int_equal(rec.calls, 1);
+    assert_int_equal(log.calls, 1);
+    /* One of the two statuses is handed out for that pid, once. */
+    assert_int_equal(evsig_waitpid(loop, pid, &status, WNOHANG), pid);
+    assert_true(WIFEXITED(status) &&
+                (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 47));
+    assert_false(TU_RUN_UNTIL(loop, rec.calls > 1 || log.calls > 1, 0.05));
+}
+
 /* ======================================================================== *
  * Results expire
  * ======================================================================== */
@@ -1556,6 +1616,10 @@ static void test_an_uncollected_result_is_dropped_at_an_exit_after_its_ttl(void 
     }
     assert_true(TU_RUN_UNTIL(loop, rb.calls > 0, 5.0));   /* b's exit prunes */
 
+    /* Gone already, before any evsig_waitpid() looks: a late watch finds
+     * neither a result nor a child. */
+    assert_fails_with(evsig_child_watch(loop, a, rec_cb, &ra, 0), ECHILD);
+    assert_fails_with(evsig_kill(loop, a, 0), ESRCH);
     assert_fails_with(evsig_waitpid(loop, a, &status, WNOHANG), ECHILD);
     assert_int_equal(evsig_waitpid(loop, b, &status, WNOHANG), b);   /* young */
     assert_exited(status, 32);
@@ -1998,6 +2062,7 @@ int main(void)
         T(test_kill_signals_a_running_watched_child),
         T(test_kill_of_a_reaped_watched_child_fails_with_esrch),
         T(test_kill_never_signals_a_process_that_reused_a_reaped_watched_childs_pid),
+        T(test_a_pid_reused_by_an_unwatched_child_never_runs_the_old_childs_callbacks),
         T(test_an_uncollected_result_is_dropped_at_an_exit_after_its_ttl),
         T(test_a_result_younger_than_the_ttl_is_kept),
         T(test_waitpid_minus_one_wnohang_reports_an_exit_the_loop_has_not_processed),
