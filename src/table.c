@@ -51,6 +51,7 @@ static struct table_state {
 
 static void on_signal(int signum, siginfo_t *si, void *uctx);
 
+/* Signal context: async-signal-safe calls only (one atomic load). */
 unsigned evsig__gen(void)
 {
     return atomic_load_explicit(&table.gen, memory_order_relaxed);
