@@ -491,13 +491,26 @@ static int watch(struct entry *e, evsig_child_cb cb, void *data, int flags)
     return 0;
 }
 
+/*
+ * Only children call ev_loop_fork(), so with lazy binding every child
+ * would resolve it itself: the dynamic linker spills the xsave area onto
+ * fresh stack pages and writes the GOT, page faults the parent never pays
+ * for. A pointer relocated when the library is loaded (volatile, so the
+ * compiler does not fold it back into a PLT call) avoids that.
+ */
+static void (*volatile loop_fork)(struct ev_loop *) = ev_loop_fork;
+
 /* In the child of evsig_fork*(). */
 static void after_fork_in_child(struct ev_loop *loop)
 {
     if (child.gen == evsig__gen())
         evsig__table_fork_child();   /* no atfork handler ran */
-    ev_loop_fork(loop);
-    fresh();
+    loop_fork(loop);
+    /* The parent's children must not keep ev_run() alive here. The rest of
+     * the inherited state is dropped lazily by fresh() at the first use,
+     * so a child that never uses it never writes (copies) that page. */
+    for (; child.refs; child.refs--)
+        ev_unref(loop);
 }
 
 static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
