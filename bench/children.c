@@ -24,7 +24,10 @@
  *   <workload> <impl> L=<n> us=<median> pfaults=<parent> cfaults=<child>
  * Exits non-zero if any child was lost or reported with a wrong status.
  *
- *   usage: evsig-bench-children [serial-n [burst-n [scaling-s [reps [Lmax]]]]]
+ * With a sixth argument (0..3) only the serial workload of that
+ * implementation runs, once: for counting system calls under strace.
+ *
+ *   usage: evsig-bench-children [serial-n [burst-n [scaling-s [reps [Lmax [impl]]]]]]
  */
 #include <errno.h>
 #include <signal.h>
@@ -241,6 +244,15 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (argc > 6) {
+        int k = atoi(argv[6]);
+
+        if (k < 0 || k >= NIMPL)
+            return 2;
+        serial(loop, k, serial_n, &f[k]);
+        evsig_reset();
+        return bad != 0;
+    }
     for (int r = 0; r < reps; r++)
         for (int k = 0; k < NIMPL; k++)
             t[k][r] = serial(loop, k, serial_n, &f[k]);

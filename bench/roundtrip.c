@@ -15,7 +15,10 @@
  * the repetitions, then the ratios. Exits non-zero if any round trip was
  * lost (a handler that did not run).
  *
- *   usage: evsig-bench-roundtrip [round-trips-per-rep [reps]]
+ * With a third argument (0..3) only that implementation runs, once: for
+ * counting instructions under callgrind or system calls under strace.
+ *
+ *   usage: evsig-bench-roundtrip [round-trips-per-rep [reps [impl]]]
  */
 #include <signal.h>
 #include <stdio.h>
@@ -139,6 +142,15 @@ int main(int argc, char **argv)
     }
     for (int k = 0; k < NIMPL; k++)
         t[k] = calloc((size_t)reps, sizeof(double));
+    if (argc > 3) {
+        int k = atoi(argv[3]);
+
+        if (k < 0 || k >= NIMPL)
+            return 2;
+        lost = rep(loop, k, n) < 0;
+        evsig_reset();
+        return lost;
+    }
 
     for (int r = 0; r < reps; r++) {
         for (int k = 0; k < NIMPL; k++) {
