@@ -24,6 +24,10 @@
  *   <workload> <impl> L=<n> us=<median> pfaults=<parent> cfaults=<child>
  * Exits non-zero if any child was lost or reported with a wrong status.
  *
+ * Built twice so that each program finishes in well under 20 s at its
+ * default sizes: evsig-bench-children runs serial and burst,
+ * evsig-bench-scaling (EVSIG_BENCH_SCALING) runs scaling.
+ *
  * With a sixth argument (0..3) only the serial workload of that
  * implementation runs, once: for counting system calls under strace.
  *
@@ -40,6 +44,14 @@
 #include <unistd.h>
 
 #include <evsig.h>
+
+#ifdef EVSIG_BENCH_SCALING
+#define SERIAL_AND_BURST 0
+#define DEFAULT_LMAX 4000
+#else
+#define SERIAL_AND_BURST 1
+#define DEFAULT_LMAX (-1)
+#endif
 
 enum { EVSIG, LIBEV, FLOOR_PID, FLOOR_ANY, NIMPL };
 
@@ -225,11 +237,11 @@ static void report(const char *workload, int impl, int L, double *t, int reps,
 
 int main(int argc, char **argv)
 {
-    int serial_n = argc > 1 ? atoi(argv[1]) : 300;
+    int serial_n = argc > 1 ? atoi(argv[1]) : 200;
     int burst_n = argc > 2 ? atoi(argv[2]) : 1000;
-    int scale_s = argc > 3 ? atoi(argv[3]) : 200;
-    int reps = argc > 4 ? atoi(argv[4]) : 5;
-    int lmax = argc > 5 ? atoi(argv[5]) : 4000;
+    int scale_s = argc > 3 ? atoi(argv[3]) : 100;
+    int reps = argc > 4 ? atoi(argv[4]) : 3;
+    int lmax = argc > 5 ? atoi(argv[5]) : DEFAULT_LMAX;
     static const int levels[] = { 0, 100, 1000, 4000 };
     struct ev_loop *loop = ev_default_loop(0);
     double t[NIMPL][16];
@@ -253,16 +265,16 @@ int main(int argc, char **argv)
         evsig_reset();
         return bad != 0;
     }
-    for (int r = 0; r < reps; r++)
+    for (int r = 0; SERIAL_AND_BURST && r < reps; r++)
         for (int k = 0; k < NIMPL; k++)
             t[k][r] = serial(loop, k, serial_n, &f[k]);
-    for (int k = 0; k < NIMPL; k++)
+    for (int k = 0; SERIAL_AND_BURST && k < NIMPL; k++)
         report("serial", k, 0, t[k], reps, &f[k], serial_n);
 
-    for (int r = 0; r < reps; r++)
+    for (int r = 0; SERIAL_AND_BURST && r < reps; r++)
         for (int k = EVSIG; k <= LIBEV; k++)
             t[k][r] = burst(loop, k, burst_n, &f[k]);
-    for (int k = EVSIG; k <= LIBEV; k++)
+    for (int k = EVSIG; SERIAL_AND_BURST && k <= LIBEV; k++)
         report("burst", k, 0, t[k], reps, &f[k], burst_n);
 
     live = calloc((size_t)lmax + 1, sizeof(*live));
