@@ -330,14 +330,25 @@ void evsig__dispatch_cb(struct ev_loop *loop, ev_signal *evw, int revents)
     unsigned gen;
     (void)revents;
 
+    unsigned epoch = evsig__reset_epoch;
+
     evsig__wakeup_warn();
-    /* A callback may unbind the signal (the rest of the ring is then raised
-     * again by the unbinding) or bind it to another loop. */
+    /* Callbacks may stop and start watchers or change the table. Releasing
+     * the signal waits until a callback has returned: then, if nothing
+     * wants it any more, the rest of the ring is raised again under the
+     * disposition now in place. */
+    s->dispatching++;
     while (s->bound && s->loop == loop && evsig__ring_pop(s->ring, &info, &gen)) {
         if (gen != evsig__gen())
             continue;   /* caught before a fork: the parent's */
         deliver(loop, &info);
+        if (epoch != evsig__reset_epoch || !evsig__table_wanted(signum))
+            break;
     }
+    if (epoch != evsig__reset_epoch)
+        return;   /* evsig_reset() forgot the signal, counter included */
+    if (--s->dispatching == 0 && s->bound)
+        evsig__table_sync(signum, s->loop);
 }
 
 /* --- cooperative waits --------------------------------------------------- */

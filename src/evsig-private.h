@@ -81,6 +81,7 @@ struct evsig__sig {
     evsig_watcher  **watchers;    /* active watchers, in start order */
     unsigned         nwatchers, capwatchers;
     unsigned         nwaits;      /* cooperative waits whose set holds it */
+    unsigned         dispatching; /* dispatch_cb frames draining it */
     struct evsig__ring *ring;     /* allocated at first bind, never freed */
 };
 
@@ -106,9 +107,14 @@ static inline bool evsig__table_has_cb(const struct evsig__sig *s)
  * users the signal has now. Binding to @loop may fail (-EBUSY, -EINVAL for
  * a signalfd loop, -ENOMEM) and then changes nothing; unbinding cannot
  * fail. Undispatched deliveries found when unbinding are raised again with
- * the new disposition in place (unless it is SIG_IGN).
+ * the new disposition in place (unless it is SIG_IGN). While the signal is
+ * being dispatched, unbinding waits until the callback returns: a callback
+ * that stops every watcher and starts them again never leaves it unbound.
  */
 int evsig__table_sync(int signum, struct ev_loop *loop);
+
+/* Whether anything (table callback, watcher, wait) needs @signum bound. */
+bool evsig__table_wanted(int signum);
 
 /* Whether binding @signum to @loop would be refused: 0 or -EBUSY. */
 int evsig__table_check_loop(int signum, struct ev_loop *loop);

@@ -313,6 +313,11 @@ static bool wants_bind(int signum)
            (signum != SIGCHLD && evsig__table_has_cb(s));
 }
 
+bool evsig__table_wanted(int signum)
+{
+    return wants_bind(signum);
+}
+
 static bool wants_hook(int signum)
 {
     return wants_bind(signum) ||
@@ -467,7 +472,7 @@ int evsig__table_sync(int signum, struct ev_loop *loop)
 
     if (want && !s->bound)
         return bind(signum, loop);
-    if (!want && s->bound)
+    if (!want && s->bound && !s->dispatching)
         unbind(signum, true);
     return 0;
 }

@@ -453,6 +453,41 @@ static void test_a_callback_may_stop_itself_and_others_and_start_new_ones(void *
     assert_int_equal(rec.order[1], 12);
 }
 
+static void restart_everyone(struct ev_loop *loop, const evsig_info *info, void *data)
+{
+    record(info, 20);
+    for (int i = 0; i < 2; i++)
+        evsig_unwatch(&ws[i]);
+    for (int i = 0; i < 2; i++)
+        evsig_watch(loop, &ws[i], info->signo, i ? on_sig : restart_everyone,
+                    (void *)(intptr_t)(20 + i), 0);
+    (void)data;
+}
+
+static void restart_child(void *arg)
+{
+    struct ev_loop *loop = ev_default_loop(0);
+    (void)arg;
+
+    TU_CHILD_CHECK(evsig_watch(loop, &ws[0], SIGUSR1, restart_everyone, NULL, 0) == 0);
+    TU_CHILD_CHECK(evsig_watch(loop, &ws[1], SIGUSR1, on_sig, (void *)21, 0) == 0);
+    /* Two caught before one dispatch. The first one's callback stops every
+     * watcher and starts them again: the signal was never without a
+     * watcher when the loop dispatched, so the second must reach the
+     * watchers, not SIG_DFL (which would kill us). */
+    raise(SIGUSR1);
+    raise(SIGUSR1);
+    TU_CHILD_CHECK(TU_RUN_UNTIL(loop, rec.n >= 2, 5));
+    TU_CHILD_CHECK(rec.order[0] == 20 && rec.order[1] == 20);
+    TU_CHILD_CHECK(evsig_is_active(&ws[0]) && evsig_is_active(&ws[1]));
+}
+
+static void test_a_callback_that_restarts_every_watcher_never_releases_the_signal(void **unused)
+{
+    (void)unused;
+    tu_assert_child_exit(tu_fork(restart_child, NULL), 0, 10);
+}
+
 static void test_a_garbage_filled_watcher_works_and_double_start_is_harmless(void **unused)
 {
     struct ev_loop *loop = tu_default_loop();
@@ -679,6 +714,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_siginterrupt_makes_the_same_read_fail_with_eintr, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_every_watcher_runs_once_per_delivery_after_the_table_handler, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_a_callback_may_stop_itself_and_others_and_start_new_ones, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_a_callback_that_restarts_every_watcher_never_releases_the_signal, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_a_garbage_filled_watcher_works_and_double_start_is_harmless, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_oneshot_stops_the_watcher_before_its_callback, setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_two_quick_deliveries_to_a_oneshot_only_signal_meet_the_default_action, setup, tu_teardown),
