@@ -161,43 +161,6 @@ static void install_foreign(int sig, struct sigaction *out)
     tu_read_sa(sig, out);
 }
 
-/* A timer that breaks a loop which should have returned by itself; it holds
- * no reference, so it does not keep the loop alive either. */
-struct guard {
-    ev_timer        timer;
-    struct ev_loop *loop;
-    bool            fired;
-};
-
-static void guard_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    struct guard *g = t->data;
-    (void)revents;
-
-    ev_ref(loop);   /* the expired timer's stop dropped one more reference */
-    g->fired = true;
-    ev_break(loop, EVBREAK_ALL);
-}
-
-static void guard_start(struct guard *g, struct ev_loop *loop, double after)
-{
-    g->loop = loop;
-    g->fired = false;
-    ev_now_update(loop);
-    ev_timer_init(&g->timer, guard_cb, after, 0.);
-    g->timer.data = g;
-    ev_timer_start(loop, &g->timer);
-    ev_unref(loop);
-}
-
-static void guard_stop(struct guard *g)
-{
-    if (!g->fired) {
-        ev_ref(g->loop);
-        ev_timer_stop(g->loop, &g->timer);
-    }
-}
-
 /* Bounded wait for the thread @tid of this process to block in read(2):
  * /proc/self/task/<tid>/syscall starts with the number of the system call
  * it is blocked in. Returns false after 5 s. */
@@ -1167,17 +1130,17 @@ static void test_a_table_handler_does_not_keep_ev_run_alive(void **unused)
 {
     struct ev_loop *loop = tu_new_loop();
     struct record r;
-    struct guard g;
+    struct tu_guard g;
     double t0;
     (void)unused;
 
     record_init(&r);
     assert_succeeds(evsig_signal(loop, SIGUSR1, record_cb, &r, NULL));
     assert_succeeds(evsig_signal(loop, SIGUSR2, record_cb, &r, NULL));
-    guard_start(&g, loop, 2.0);
+    tu_guard_start(&g, loop, 2.0);
     t0 = tu_now();
     ev_run(loop, 0);
-    guard_stop(&g);
+    tu_guard_stop(&g);
     assert_false(g.fired);
     assert_true(tu_now() - t0 < 1.0);
 
@@ -1185,9 +1148,9 @@ static void test_a_table_handler_does_not_keep_ev_run_alive(void **unused)
     raise(SIGUSR1);
     assert_true(TU_RUN_UNTIL(loop, r.n == 1, 5));
     /* And still no reference leaked after a delivery. */
-    guard_start(&g, loop, 2.0);
+    tu_guard_start(&g, loop, 2.0);
     ev_run(loop, 0);
-    guard_stop(&g);
+    tu_guard_stop(&g);
     assert_false(g.fired);
 
     evsig_reset();

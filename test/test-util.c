@@ -564,6 +564,35 @@ void tu_deadline_stop(struct tu_deadline *d)
     ev_timer_stop(d->loop, &d->timer);
 }
 
+static void guard_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct tu_guard *g = t->data;
+    (void)revents;
+
+    ev_ref(loop);   /* the expired timer's stop dropped one more reference */
+    g->fired = true;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+void tu_guard_start(struct tu_guard *g, struct ev_loop *loop, double after)
+{
+    g->loop = loop;
+    g->fired = false;
+    ev_now_update(loop);
+    ev_timer_init(&g->timer, guard_cb, after, 0.);
+    g->timer.data = g;
+    ev_timer_start(loop, &g->timer);
+    ev_unref(loop);
+}
+
+void tu_guard_stop(struct tu_guard *g)
+{
+    if (!g->fired) {
+        ev_ref(g->loop);
+        ev_timer_stop(g->loop, &g->timer);
+    }
+}
+
 bool tu_run_until(struct ev_loop *loop, bool (*done)(void *arg), void *arg,
                   double timeout)
 {

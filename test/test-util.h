@@ -110,6 +110,20 @@ void tu_deadline_start(struct tu_deadline *d, struct ev_loop *loop,
 void tu_deadline_stop(struct tu_deadline *d);
 
 /*
+ * A timer that breaks a loop which should have returned by itself, after
+ * @after seconds (then @fired is set). It holds no reference, so it does not
+ * keep the loop alive either: tests of ev_run()'s keep-alive rules use it.
+ */
+struct tu_guard {
+    ev_timer        timer;
+    struct ev_loop *loop;
+    bool            fired;
+};
+
+void tu_guard_start(struct tu_guard *g, struct ev_loop *loop, double after);
+void tu_guard_stop(struct tu_guard *g);
+
+/*
  * Run @loop one iteration at a time until @done(@arg) is true, for at most
  * @timeout seconds. Returns whether it became true; the timer is stopped on
  * return. Never sleep to synchronise: use this.

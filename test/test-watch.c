@@ -164,51 +164,14 @@ static void install_foreign(int sig, struct sigaction *out)
     install_foreign_with(sig, SA_ONSTACK, out);
 }
 
-/* A timer that breaks a loop which should have returned by itself; it holds
- * no reference, so it keeps nothing alive. */
-struct guard {
-    ev_timer        timer;
-    struct ev_loop *loop;
-    bool            fired;
-};
-
-static void guard_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    struct guard *g = t->data;
-    (void)revents;
-
-    ev_ref(loop);   /* the expired timer's stop dropped one more reference */
-    g->fired = true;
-    ev_break(loop, EVBREAK_ALL);
-}
-
-static void guard_start(struct guard *g, struct ev_loop *loop, double after)
-{
-    g->loop = loop;
-    g->fired = false;
-    ev_now_update(loop);
-    ev_timer_init(&g->timer, guard_cb, after, 0.);
-    g->timer.data = g;
-    ev_timer_start(loop, &g->timer);
-    ev_unref(loop);
-}
-
-static void guard_stop(struct guard *g)
-{
-    if (!g->fired) {
-        ev_ref(g->loop);
-        ev_timer_stop(g->loop, &g->timer);
-    }
-}
-
 /* Whether ev_run(loop, 0) returns by itself (within @cap seconds). */
 static bool ev_run_returns(struct ev_loop *loop, double cap)
 {
-    struct guard g;
+    struct tu_guard g;
 
-    guard_start(&g, loop, cap);
+    tu_guard_start(&g, loop, cap);
     ev_run(loop, 0);
-    guard_stop(&g);
+    tu_guard_stop(&g);
     return !g.fired;
 }
 
@@ -711,7 +674,7 @@ static void test_an_active_watcher_keeps_ev_run_running_until_it_is_stopped(void
     static struct keepalive k;   /* static: valid for teardown, whatever happens */
     ev_timer later;
     int sig = SIGUSR1;
-    struct guard g;
+    struct tu_guard g;
     (void)unused;
 
     memset(&k, 0, sizeof(k));
@@ -722,9 +685,9 @@ static void test_an_active_watcher_keeps_ev_run_running_until_it_is_stopped(void
     later.data = &sig;
     ev_now_update(loop);
     ev_timer_start(loop, &later);
-    guard_start(&g, loop, 5.0);
+    tu_guard_start(&g, loop, 5.0);
     ev_run(loop, 0);
-    guard_stop(&g);
+    tu_guard_stop(&g);
     assert_false(g.fired);
     assert_true(k.stopped);
     assert_int_equal(k.calls, 1);
@@ -741,7 +704,7 @@ static void test_a_oneshot_watcher_keeps_ev_run_alive_until_its_delivery(void **
     struct tag t = { .id = 1 };
     ev_timer later;
     int sig = SIGUSR2;
-    struct guard g;
+    struct tu_guard g;
     (void)unused;
 
     assert_succeeds(evsig_watch(loop, &w, SIGUSR2, log_cb, &t, EVSIG_ONESHOT));
@@ -749,9 +712,9 @@ static void test_a_oneshot_watcher_keeps_ev_run_alive_until_its_delivery(void **
     later.data = &sig;
     ev_now_update(loop);
     ev_timer_start(loop, &later);
-    guard_start(&g, loop, 5.0);
+    tu_guard_start(&g, loop, 5.0);
     ev_run(loop, 0);   /* returns once the oneshot took its delivery */
-    guard_stop(&g);
+    tu_guard_stop(&g);
     assert_false(g.fired);
     assert_int_equal(t.n, 1);
     assert_false(evsig_is_active(&w));
