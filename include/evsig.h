@@ -6,7 +6,10 @@
  * signal/fork_and_watch/waitpid and Twisted's SIGCHLD self-pipe give Python
  * programs: handlers that run on the loop, never in signal context; siginfo
  * for every delivery, including every queued real-time signal; children
- * reaped without races or lost statuses; SA_RESTART so nothing gets EINTR.
+ * reaped without races or lost statuses; SA_RESTART so blocking calls are
+ * restarted instead of failing with EINTR (except those the kernel never
+ * restarts, see signal(7): sleeps, poll/select/epoll_wait, sigtimedwait,
+ * and socket calls with a timeout).
  *
  * The header needs POSIX.1-2008 (sigset_t, union sigval): compile with the
  * compiler's default GNU mode or define _POSIX_C_SOURCE=200809L; it is
@@ -649,7 +652,9 @@ int evsig_sigtimedwait(struct ev_loop *loop, const sigset_t *set,
  * results, removes the wakeup and installHandler fds, returns every signal
  * to SA_RESTART, and restores every disposition evsig changed to exactly
  * what it was before evsig first touched it (a foreign handler included).
- * Waits in progress return -1 with EINTR. A deliberately late entry point
+ * Deliveries caught but not yet dispatched are dropped, not raised again:
+ * a reset forgets everything, and must not kill a process whose restored
+ * disposition is a default action. Waits in progress return -1 with EINTR. A deliberately late entry point
  * for tests and for programs that unload their signal layer.
  *
  * Context: while no loop evsig serves is running, or from a callback on the
