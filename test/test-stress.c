@@ -802,18 +802,10 @@ static void fork_kid_cb(struct ev_loop *loop, pid_t pid, int status, void *data)
     kid_cb(loop, pid, status, data);
 }
 
-static void guard_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    (void)revents;
-    *(bool *)t->data = true;
-    ev_break(loop, EVBREAK_ALL);
-}
-
 /* In the child of evsig_fork(): the checks, reported by exit code. */
 static void fork_child_checks(struct ev_loop *loop)
 {
-    ev_timer guard;
-    bool fired = false;
+    struct tu_guard guard;
     int status;
 
     fork_child_state.handled_here = 0;
@@ -829,14 +821,10 @@ static void fork_child_checks(struct ev_loop *loop)
         _exit(FC_INHERITED_EXIT);
 
     /* Nothing of the parent's keeps ev_run() alive here. */
-    ev_timer_init(&guard, guard_cb, 2.0, 0.);
-    guard.data = &fired;
-    ev_timer_start(loop, &guard);
-    ev_unref(loop);
+    tu_guard_start(&guard, loop, 2.0);
     ev_run(loop, 0);
-    ev_ref(loop);
-    ev_timer_stop(loop, &guard);
-    if (fired)
+    tu_guard_stop(&guard);
+    if (guard.fired)
         _exit(FC_KEPT_ALIVE);
 
     /* Its own signals work. */
