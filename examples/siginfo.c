@@ -14,7 +14,6 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -32,29 +31,36 @@ struct seen {
 static const char *code_name(int code)
 {
     switch (code) {
-    case SI_USER:   return "SI_USER (kill)";
-    case SI_QUEUE:  return "SI_QUEUE (sigqueue)";
-    case SI_TKILL:  return "SI_TKILL (raise/tgkill)";
-    case SI_KERNEL: return "SI_KERNEL";
-    case SI_TIMER:  return "SI_TIMER";
-    default:        return "other";
+    case SI_USER:    return "SI_USER (kill)";
+    case SI_QUEUE:   return "SI_QUEUE (sigqueue)";
+    case SI_TKILL:   return "SI_TKILL (raise/tgkill)";
+    case SI_KERNEL:  return "SI_KERNEL";
+    case SI_TIMER:   return "SI_TIMER (timer_create)";
+    case SI_MESGQ:   return "SI_MESGQ (mq_notify)";
+    case SI_ASYNCIO: return "SI_ASYNCIO (aio)";
+    case SI_SIGIO:   return "SI_SIGIO";
+    default:         return "other";
     }
 }
 
 static void print_info(const char *who, const evsig_info *info)
 {
-    printf("%-8s %-9s %-22s code=%-24s pid=%-6ld uid=%-5ld",
+    printf("%-8s %-9s %-22s code=%-24s pid=%-6ld uid=",
            who, evsig_signame(info->signo), evsig_strsignal(info->signo),
-           code_name(info->code), (long)info->pid, (long)info->uid);
+           code_name(info->code), (long)info->pid);
     if (info->code == SI_QUEUE)
-        printf(" value=%d", info->value.sival_int);
-    printf("\n");
+        printf("%-5ld value=%d\n", (long)info->uid, info->value.sival_int);
+    else
+        printf("%ld\n", (long)info->uid);
 }
 
 /*
- * Both callbacks run from ev_run() on the loop's thread, never inside the C
- * signal handler: printf() and anything else is safe here. evsig's own
- * handler only recorded the siginfo and woke the loop.
+ * Why these callbacks may call printf(): they run from ev_run() on the
+ * loop's thread, never inside the C signal handler. evsig's own handler
+ * only recorded the siginfo and woke the loop; the callback runs later,
+ * between two loop iterations, where any function is safe. (In a real
+ * signal handler printf() is not async-signal-safe: it could interrupt a
+ * printf() that holds stdout's lock and deadlock.)
  */
 static void on_usr1(struct ev_loop *loop, const evsig_info *info, void *data)
 {
@@ -105,12 +111,17 @@ int main(void)
 
     printf("pid %ld sends itself SIGUSR1 twice and SIGRTMIN three times\n\n",
            (long)getpid());
-    kill(getpid(), SIGUSR1);
-    raise(SIGUSR1);
+    if (kill(getpid(), SIGUSR1) < 0 || raise(SIGUSR1) != 0) {
+        perror("kill/raise");
+        return 1;
+    }
     for (int i = 0; i < QUEUED; i++) {
         /* Queued real-time signals are not merged: one call per value. */
         union sigval v = { .sival_int = 100 + i };
-        sigqueue(getpid(), SIGRTMIN, v);
+        if (sigqueue(getpid(), SIGRTMIN, v) < 0) {
+            perror("sigqueue");
+            return 1;
+        }
     }
     printf("(nothing ran yet: %d handled; handlers run on the loop)\n\n",
            seen.deliveries);
