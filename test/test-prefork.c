@@ -68,6 +68,7 @@ static void stream_read(struct stream *st)
             st->cap = st->cap ? st->cap * 2 : 65536;
             st->buf = realloc(st->buf, st->cap);
             assert_non_null(st->buf);
+            st->buf[st->len] = '\0';      /* a string even if nothing comes */
         }
         n = read(st->fd, st->buf + st->len, st->cap - st->len - 1);
         if (n > 0) {
