@@ -31,7 +31,6 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,7 +205,7 @@ static double thread_cpu_now(void);
 
 static void storm_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    struct storm *s = (struct storm *)((char *)w - offsetof(struct storm, tick));
+    struct storm *s = w->data;
     double now = ev_time(), cpu = thread_cpu_now();
     long rss;
 
@@ -272,6 +271,7 @@ static void test_ten_thousand_children_in_bursts_are_each_reported_once_and_the_
     }
 
     ev_timer_init(&s->tick, storm_tick, 0.010, 0.010);
+    s->tick.data = s;
     ev_timer_start(loop, &s->tick);
     s->peak_rss = rss_before;
 

@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,8 +540,7 @@ struct ev_loop *tu_default_loop(void)
 
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    struct tu_deadline *d = (struct tu_deadline *)
-        ((char *)w - offsetof(struct tu_deadline, timer));
+    struct tu_deadline *d = w->data;
 
     (void)loop;
     (void)revents;
@@ -556,6 +554,7 @@ void tu_deadline_start(struct tu_deadline *d, struct ev_loop *loop,
     d->expired = false;
     ev_now_update(loop);
     ev_timer_init(&d->timer, deadline_cb, timeout, 0.);
+    d->timer.data = d;
     ev_timer_start(loop, &d->timer);
 }
 
