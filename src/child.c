@@ -15,16 +15,11 @@
  * for evsig_waitpid(): a child libev reaped behind the program's back is
  * never reported as ECHILD. Results nobody collects are dropped after a
  * TTL (EVSIG_RESULT_TTL by default), oldest first, so memory stays bounded.
- *
- * Entries live in a slab addressed by 32-bit index (realloc-safe), chained
- * from a bucket array; results are also on one of two doubly linked lists
- * in exit order (watched children's, and the others'), so evsig_waitpid(-1)
- * takes the oldest in O(1).
- *
- * After a fork the child must forget all this without touching it (the
- * fork path is measured in page faults): the table remembers the fork
- * generation it belongs to (evsig__gen()), and the first use in a newer
- * generation throws it away in O(1).
+ * The table itself (hash, slab, result lists, fork generation) is
+ * pidtab.c's; this file gives the entries their meaning: a watch holds a
+ * loop reference (unless EVSIG_NOREF) until its child exits, a watched
+ * child's exit is reported once, to its callback and then to the SIGCHLD
+ * table handler.
  *
  * Context: the default loop's thread; reaped() runs from ev_run().
  */
@@ -32,7 +27,6 @@
 #include <pty.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -40,299 +34,70 @@
 
 #include "evsig-private.h"
 
-#define NIL UINT32_MAX
-
-enum { RUNNING, EXITED };
-
-struct entry {
-    pid_t          pid;          /* 0 while on the free list */
-    uint32_t       next;         /* bucket chain, or free list */
-    uint32_t       rprev, rnext; /* results list, while EXITED */
-    uint8_t        state;
-    bool           watched;      /* has (had) a watch: cb runs, counts for -1 */
-    bool           late;         /* kept result watched late: report pending */
-    uint8_t        flags;        /* EVSIG_NOREF */
-    int            status;
-    evsig_child_cb cb;
-    void          *data;
-    ev_tstamp      finished;
-};
-
-struct rlist {
-    uint32_t head, tail;
-};
-
 static struct child_state {
-    unsigned      gen;           /* fork generation the data belongs to */
     struct ev_loop *loop;        /* the default loop, once met */
     ev_child      reaper;        /* pid 0: every child libev reaps */
     ev_timer      late_timer;    /* reports of results watched late */
-    struct entry *slab;
-    uint32_t      nslab, capslab, free;
-    uint32_t     *buckets;
-    uint32_t      nbuckets, count;
-    struct rlist  watched_results, other_results;
     uint32_t      running_watched;   /* watched children not yet exited */
     unsigned      refs;          /* ev_ref()s held for watched children */
-    struct entry *parent_slab;   /* a fork's inherited table, never written */
-    uint32_t     *parent_buckets;
     double        ttl;
     bool          ttl_set;
-} child = {
-    .free = NIL,
-    .watched_results = { NIL, NIL },
-    .other_results = { NIL, NIL },
-};
+} child;
 
 static void reaped(struct ev_loop *loop, pid_t pid, int status);
 
-/* --- the table ----------------------------------------------------------- */
-
-static void forget_all(void)
-{
-    free(child.slab);
-    free(child.buckets);
-    free(child.parent_slab);
-    free(child.parent_buckets);
-    child.parent_slab = NULL;
-    child.parent_buckets = NULL;
-    child.slab = NULL;
-    child.buckets = NULL;
-    child.nslab = child.capslab = child.nbuckets = child.count = 0;
-    child.free = NIL;
-    child.watched_results = (struct rlist){ NIL, NIL };
-    child.other_results = (struct rlist){ NIL, NIL };
-    child.running_watched = 0;
-}
+/* --- entries: what a watch holds ----------------------------------------- */
 
 /* Drop whatever a fork copied from the parent: its children are not ours.
  * The loop references held for them go too, so they do not keep ev_run()
  * alive in the child. */
 static void fresh(void)
 {
-    if (child.gen == evsig__gen())
+    if (!evsig__pidtab_fresh())
         return;
-    child.gen = evsig__gen();
     if (child.loop)
         for (; child.refs; child.refs--)
             ev_unref(child.loop);
-
-    /* Neither walk nor free the inherited table: free() would write the
-     * allocator's headers and copy the parent's pages into this process,
-     * which is most of what a fork costs. Keep it referenced (a leak
-     * checker must not report it) and start empty. */
-    if (child.slab || child.buckets) {
-        free(child.parent_slab);       /* a grandparent's, if any */
-        free(child.parent_buckets);
-        child.parent_slab = child.slab;
-        child.parent_buckets = child.buckets;
-    }
-    child.slab = NULL;
-    child.buckets = NULL;
-    child.nslab = child.capslab = child.nbuckets = child.count = 0;
-    child.free = NIL;
-    child.watched_results = (struct rlist){ NIL, NIL };
-    child.other_results = (struct rlist){ NIL, NIL };
     child.running_watched = 0;
 }
 
-static uint32_t bucket_of(pid_t pid)
+static void release_ref(struct evsig__child *e)
 {
-    return ((uint32_t)pid * 2654435761u) & (child.nbuckets - 1);
-}
-
-static struct entry *lookup(pid_t pid)
-{
-    if (!child.nbuckets)
-        return NULL;
-    for (uint32_t i = child.buckets[bucket_of(pid)]; i != NIL; i = child.slab[i].next)
-        if (child.slab[i].pid == pid)
-            return &child.slab[i];
-    return NULL;
-}
-
-static uint32_t index_of(const struct entry *e)
-{
-    return (uint32_t)(e - child.slab);
-}
-
-/* Make sure one more entry fits, slab and buckets, so that committing a
- * new entry cannot fail. */
-static int reserve(void)
-{
-    if (child.free == NIL && child.nslab == child.capslab) {
-        uint32_t cap = child.capslab ? child.capslab * 2 : 64;
-        struct entry *slab = realloc(child.slab, cap * sizeof(*slab));
-
-        if (!slab)
-            return -ENOMEM;
-        child.slab = slab;
-        child.capslab = cap;
-    }
-    if (child.count + 1 > child.nbuckets) {
-        uint32_t n = child.nbuckets ? child.nbuckets * 2 : 64;
-        uint32_t *b = malloc(n * sizeof(*b));
-
-        if (!b)
-            return -ENOMEM;
-        for (uint32_t i = 0; i < n; i++)
-            b[i] = NIL;
-        free(child.buckets);
-        child.buckets = b;
-        child.nbuckets = n;
-        for (uint32_t i = 0; i < child.nslab; i++) {
-            struct entry *e = &child.slab[i];
-
-            if (e->pid) {
-                uint32_t h = bucket_of(e->pid);
-
-                e->next = b[h];
-                b[h] = i;
-            }
-        }
-    }
-    return 0;
-}
-
-/* Only after reserve() succeeded. */
-static struct entry *insert(pid_t pid)
-{
-    uint32_t i, h;
-    struct entry *e;
-
-    if (child.free != NIL) {
-        i = child.free;
-        child.free = child.slab[i].next;
-    } else {
-        i = child.nslab++;
-    }
-    e = &child.slab[i];
-    memset(e, 0, sizeof(*e));
-    e->pid = pid;
-    e->rprev = e->rnext = NIL;
-    h = bucket_of(pid);
-    e->next = child.buckets[h];
-    child.buckets[h] = i;
-    child.count++;
-    return e;
-}
-
-static void results_unlink(struct entry *e);
-
-static struct rlist *list_of(const struct entry *e)
-{
-    return e->watched ? &child.watched_results : &child.other_results;
-}
-
-static void results_append(struct entry *e)
-{
-    struct rlist *l = list_of(e);
-    uint32_t i = index_of(e);
-
-    e->rprev = l->tail;
-    e->rnext = NIL;
-    if (l->tail != NIL)
-        child.slab[l->tail].rnext = i;
-    else
-        l->head = i;
-    l->tail = i;
-}
-
-/* Move @e to the other list when its watched flag changes, keeping that
- * list in exit order (oldest first) for evsig_waitpid(-1). */
-static void results_move(struct entry *e, bool watched)
-{
-    struct rlist *l;
-    uint32_t i = index_of(e), at;
-
-    results_unlink(e);
-    e->watched = watched;
-    l = list_of(e);
-    at = l->tail;
-    while (at != NIL && child.slab[at].finished > e->finished)
-        at = child.slab[at].rprev;
-    e->rprev = at;
-    e->rnext = at == NIL ? l->head : child.slab[at].rnext;
-    if (e->rnext != NIL)
-        child.slab[e->rnext].rprev = i;
-    else
-        l->tail = i;
-    if (at != NIL)
-        child.slab[at].rnext = i;
-    else
-        l->head = i;
-}
-
-static void results_unlink(struct entry *e)
-{
-    struct rlist *l = list_of(e);
-
-    if (e->rprev != NIL)
-        child.slab[e->rprev].rnext = e->rnext;
-    else
-        l->head = e->rnext;
-    if (e->rnext != NIL)
-        child.slab[e->rnext].rprev = e->rprev;
-    else
-        l->tail = e->rprev;
-    e->rprev = e->rnext = NIL;
-}
-
-static void release_ref(struct entry *e)
-{
-    if (e->state == RUNNING && e->watched && !(e->flags & EVSIG_NOREF)) {
+    if (!e->exited && e->watched && !(e->flags & EVSIG_NOREF)) {
         ev_unref(child.loop);
         child.refs--;
     }
 }
 
-static void take_ref(struct entry *e)
+static void take_ref(struct evsig__child *e)
 {
-    if (e->state == RUNNING && e->watched && !(e->flags & EVSIG_NOREF)) {
+    if (!e->exited && e->watched && !(e->flags & EVSIG_NOREF)) {
         ev_ref(child.loop);
         child.refs++;
     }
 }
 
-static void remove_entry(struct entry *e)
+static void forget(struct evsig__child *e)
 {
-    uint32_t i = index_of(e);
-    uint32_t *p = &child.buckets[bucket_of(e->pid)];
-
-    if (e->state == EXITED)
-        results_unlink(e);
-    else if (e->watched)
+    if (!e->exited && e->watched)
         child.running_watched--;
     release_ref(e);
-    while (*p != i)
-        p = &child.slab[*p].next;
-    *p = e->next;
-    e->pid = 0;
-    e->next = child.free;
-    child.free = i;
-    child.count--;
+    evsig__pidtab_remove(e);
 }
 
 static void prune(ev_tstamp now)
 {
-    struct rlist *lists[] = { &child.watched_results, &child.other_results };
-    double ttl = child.ttl_set ? child.ttl : EVSIG_RESULT_TTL;
-
-    for (unsigned k = 0; k < 2; k++)
-        while (lists[k]->head != NIL &&
-               child.slab[lists[k]->head].finished + ttl <= now &&
-               !child.slab[lists[k]->head].late)
-            remove_entry(&child.slab[lists[k]->head]);
+    evsig__pidtab_prune(now, child.ttl_set ? child.ttl : EVSIG_RESULT_TTL);
 }
 
 /* Hand a result out: it is given once, then forgotten. */
-static pid_t collect(struct entry *e, int *status)
+static pid_t collect(struct evsig__child *e, int *status)
 {
     pid_t pid = e->pid;
 
     if (status)
         *status = e->status;
-    remove_entry(e);
+    forget(e);
     return pid;
 }
 
@@ -360,7 +125,7 @@ static void reaper_stop(struct ev_loop *loop)
 
 /* --- reporting ----------------------------------------------------------- */
 
-static void report(struct ev_loop *loop, struct entry *e)
+static void report(struct ev_loop *loop, struct evsig__child *e)
 {
     pid_t pid = e->pid;
     int status = e->status;
@@ -386,30 +151,30 @@ static void report(struct ev_loop *loop, struct entry *e)
  * table handler, then drop stale results (gevent's _on_child order). */
 static void reaped(struct ev_loop *loop, pid_t pid, int status)
 {
-    struct entry *e;
+    struct evsig__child *e;
     ev_tstamp now = ev_now(loop);
 
     fresh();
-    e = lookup(pid);
-    if (e && e->state == EXITED) {
+    e = evsig__pidtab_lookup(pid);
+    if (e && e->exited) {
         /* The pid was reused and reaped again before anyone collected the
          * first result: the newer one wins. */
-        remove_entry(e);
+        forget(e);
         e = NULL;
     }
     if (!e) {
-        if (reserve() < 0)
+        if (evsig__pidtab_reserve() < 0)
             return;   /* an unwatched child's result; nothing else to lose */
-        e = insert(pid);
+        e = evsig__pidtab_insert(pid);
     }
 
     release_ref(e);
     if (e->watched)
         child.running_watched--;
-    e->state = EXITED;
+    e->exited = true;
     e->status = status;
     e->finished = now;
-    results_append(e);
+    evsig__pidtab_result_add(e);
 
     if (e->watched)
         report(loop, e);
@@ -424,13 +189,13 @@ static void late_cb(struct ev_loop *loop, ev_timer *t, int revents)
     /* Oldest first; a callback may collect or add results meanwhile, so
      * restart from the head after each report. */
     for (;;) {
-        uint32_t i = child.watched_results.head;
+        struct evsig__child *e = evsig__pidtab_oldest(true);
 
-        while (i != NIL && !child.slab[i].late)
-            i = child.slab[i].rnext;
-        if (i == NIL)
+        while (e && !e->late)
+            e = evsig__pidtab_newer(e);
+        if (!e)
             break;
-        report(loop, &child.slab[i]);
+        report(loop, e);
     }
 }
 
@@ -474,14 +239,14 @@ void evsig__child_reset(void)
         reaper_stop(child.loop);
         child.loop = NULL;
     }
-    forget_all();
+    evsig__pidtab_forget();
     child.ttl_set = false;
 }
 
-static int watch(struct entry *e, evsig_child_cb cb, void *data, int flags)
+static int watch(struct evsig__child *e, evsig_child_cb cb, void *data, int flags)
 {
     release_ref(e);
-    if (e->state == RUNNING && !e->watched)
+    if (!e->exited && !e->watched)
         child.running_watched++;
     e->watched = true;
     e->cb = cb;
@@ -500,10 +265,10 @@ static int watch(struct entry *e, evsig_child_cb cb, void *data, int flags)
  */
 static void (*volatile loop_fork)(struct ev_loop *) = ev_loop_fork;
 
-/* In the child of evsig_fork*(). */
-static void after_fork_in_child(struct ev_loop *loop)
+/* In the child of evsig_fork*(); @gen: evsig__gen() before the fork. */
+static void after_fork_in_child(struct ev_loop *loop, unsigned gen)
 {
-    if (child.gen == evsig__gen())
+    if (evsig__gen() == gen)
         evsig__table_fork_child();   /* no atfork handler ran */
     loop_fork(loop);
     /* The parent's children must not keep ev_run() alive here. The rest of
@@ -517,6 +282,7 @@ static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
                      void *data, int flags, bool watched)
 {
     sigset_t all, old;
+    unsigned gen;
     pid_t pid;
     int saved, r;
 
@@ -526,7 +292,7 @@ static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
     if (r < 0)
         return evsig__fail(r);
     if (watched) {
-        r = reserve();
+        r = evsig__pidtab_reserve();
         if (r < 0)
             return evsig__fail(r);
     }
@@ -535,17 +301,18 @@ static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
      * pending, not run a handler that belongs to the parent. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    gen = evsig__gen();
     pid = amaster ? forkpty(amaster, NULL, NULL, NULL) : fork();
     saved = errno;
     if (pid == 0) {
-        after_fork_in_child(loop);
+        after_fork_in_child(loop, gen);
     } else if (pid > 0 && watched) {
         /* Watched before the signals are unblocked: no exit is missed. */
-        struct entry *e = lookup(pid);
+        struct evsig__child *e = evsig__pidtab_lookup(pid);
 
         if (e)
-            remove_entry(e);   /* a stale result for a recycled pid */
-        watch(insert(pid), cb, data, flags);
+            forget(e);   /* a stale result for a recycled pid */
+        watch(evsig__pidtab_insert(pid), cb, data, flags);
         if (amaster)
             fcntl(*amaster, F_SETFD, FD_CLOEXEC);
     }
@@ -589,7 +356,7 @@ static int probe(pid_t pid)
 EVSIG_PUBLIC int evsig_child_watch(struct ev_loop *loop, pid_t pid,
                                    evsig_child_cb cb, void *data, int flags)
 {
-    struct entry *e;
+    struct evsig__child *e;
     int r;
 
     if (pid <= 0 || (flags & ~EVSIG_NOREF))
@@ -598,12 +365,12 @@ EVSIG_PUBLIC int evsig_child_watch(struct ev_loop *loop, pid_t pid,
     if (r < 0)
         return evsig__fail(r);
 
-    e = lookup(pid);
-    if (e && e->state == EXITED) {
+    e = evsig__pidtab_lookup(pid);
+    if (e && e->exited) {
         /* Reaped before anyone watched it: report on the next iteration,
          * unless it was already reported to a watch. */
         if (!e->watched) {
-            results_move(e, true);
+            evsig__pidtab_result_move(e, true);
             e->late = true;
             if (!ev_is_active(&child.late_timer))
                 ev_timer_start(loop, &child.late_timer);
@@ -617,18 +384,17 @@ EVSIG_PUBLIC int evsig_child_watch(struct ev_loop *loop, pid_t pid,
         r = probe(pid);
         if (r < 0)
             return evsig__fail(r);
-        r = reserve();
+        r = evsig__pidtab_reserve();
         if (r < 0)
             return evsig__fail(r);
-        e = insert(pid);
-        e->state = RUNNING;
+        e = evsig__pidtab_insert(pid);
     }
     return watch(e, cb, data, flags);
 }
 
 EVSIG_PUBLIC int evsig_child_unwatch(struct ev_loop *loop, pid_t pid)
 {
-    struct entry *e;
+    struct evsig__child *e;
     int r;
 
     if (pid <= 0)
@@ -636,19 +402,19 @@ EVSIG_PUBLIC int evsig_child_unwatch(struct ev_loop *loop, pid_t pid)
     r = enter(loop);
     if (r < 0)
         return evsig__fail(r);
-    e = lookup(pid);
-    if (e && e->state == EXITED && e->late) {
+    e = evsig__pidtab_lookup(pid);
+    if (e && e->exited && e->late) {
         /* Watched late and not reported yet: cancel the report, keep the
          * result for evsig_waitpid(). */
         e->late = false;
         e->cb = NULL;
         e->data = NULL;
-        results_move(e, false);
+        evsig__pidtab_result_move(e, false);
         return 0;
     }
-    if (!e || e->state != RUNNING || !e->watched)
+    if (!e || e->exited || !e->watched)
         return evsig__fail(-ECHILD);
-    remove_entry(e);   /* its exit will leave an unwatched result */
+    forget(e);   /* its exit will leave an unwatched result */
     return 0;
 }
 
@@ -657,22 +423,17 @@ EVSIG_PUBLIC int evsig_child_unwatch(struct ev_loop *loop, pid_t pid)
 static void catch_up(struct ev_loop *loop, pid_t pid)
 {
     for (int i = 0; i < 8; i++) {
-        struct entry *e = lookup(pid);
+        struct evsig__child *e = evsig__pidtab_lookup(pid);
 
-        if (!e || (e->state == EXITED && !e->late))
+        if (!e || (e->exited && !e->late))
             return;
         ev_run(loop, EVRUN_NOWAIT);
     }
 }
 
-static struct entry *oldest(const struct rlist *l)
-{
-    return l->head == NIL ? NULL : &child.slab[l->head];
-}
-
 static bool have_watched(void)
 {
-    return child.running_watched || child.watched_results.head != NIL;
+    return child.running_watched || evsig__pidtab_oldest(true);
 }
 
 /* Any watched child that exited without the loop having processed it? */
@@ -719,7 +480,7 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
     }
 
     for (;;) {
-        struct entry *e;
+        struct evsig__child *e;
 
         fresh();
         if (epoch != evsig__reset_epoch) {
@@ -727,20 +488,20 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
             break;
         }
         if (pid > 0) {
-            e = lookup(pid);
+            e = evsig__pidtab_lookup(pid);
             if (e && e->watched && (options & WNOHANG) &&
-                (e->late || (e->state == RUNNING && probe(pid) == 1))) {
+                (e->late || (!e->exited && probe(pid) == 1))) {
                 /* WNOHANG checks for real: process the exit now, so the
                  * callback and the SIGCHLD handler run before we report. */
                 int st;
 
                 catch_up(loop, pid);
-                e = lookup(pid);
-                if (e && e->state == RUNNING && waitpid(pid, &st, WNOHANG) == pid)
+                e = evsig__pidtab_lookup(pid);
+                if (e && !e->exited && waitpid(pid, &st, WNOHANG) == pid)
                     reaped(loop, pid, st);   /* the loop could not: do it */
-                e = lookup(pid);
+                e = evsig__pidtab_lookup(pid);
             }
-            if (e && e->state == EXITED && !e->late) {
+            if (e && e->exited && !e->late) {
                 r = collect(e, status);
                 break;
             }
@@ -766,9 +527,9 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
                 }
             }
         } else if (have_watched()) {
-            e = oldest(&child.watched_results);
+            e = evsig__pidtab_oldest(true);
             while (e && e->late)
-                e = e->rnext == NIL ? NULL : &child.slab[e->rnext];
+                e = evsig__pidtab_newer(e);
             if (e) {
                 r = collect(e, status);
                 break;
@@ -776,14 +537,14 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
             if (options & WNOHANG) {
                 if (watched_zombie()) {
                     ev_run(loop, EVRUN_NOWAIT);
-                    if (oldest(&child.watched_results))
+                    if (evsig__pidtab_oldest(true))
                         continue;
                 }
                 r = 0;
                 break;
             }
         } else {
-            e = oldest(&child.other_results);
+            e = evsig__pidtab_oldest(false);
             if (e) {
                 r = collect(e, status);
                 break;
@@ -849,7 +610,7 @@ EVSIG_PUBLIC pid_t evsig_waitpid_timeout(struct ev_loop *loop, pid_t pid,
 
 EVSIG_PUBLIC int evsig_kill(struct ev_loop *loop, pid_t pid, int sig)
 {
-    struct entry *e;
+    struct evsig__child *e;
     int r;
 
     if (sig != 0 && evsig__check_signum(sig) < 0)
@@ -858,9 +619,9 @@ EVSIG_PUBLIC int evsig_kill(struct ev_loop *loop, pid_t pid, int sig)
     if (r < 0)
         return evsig__fail(r);
     if (pid > 0) {
-        e = lookup(pid);
+        e = evsig__pidtab_lookup(pid);
         /* Reaped: the pid may already belong to someone else. */
-        if (e && e->state == EXITED)
+        if (e && e->exited)
             return evsig__fail(-ESRCH);
     }
     return kill(pid, sig);

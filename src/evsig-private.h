@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "evsig.h"
 
@@ -150,6 +151,49 @@ void evsig__dispatch_cb(struct ev_loop *loop, ev_signal *w, int revents);
 /* Drop every watcher and its loop reference, free the watcher arrays
  * (evsig_reset(); runs before the table forgets the signals). */
 void evsig__dispatch_reset(void);
+
+/* pidtab.c --------------------------------------------------------------- */
+
+/* A child evsig knows of: watched, or reaped and its result kept. */
+struct evsig__child {
+    pid_t          pid;          /* 0 while on the free list */
+    uint32_t       next;         /* bucket chain, or free list */
+    uint32_t       rprev, rnext; /* result list, once exited */
+    bool           exited;       /* reaped: status and finished are set */
+    bool           watched;      /* has (had) a watch: cb runs, counts for -1 */
+    bool           late;         /* kept result watched late: report pending */
+    uint8_t        flags;        /* EVSIG_NOREF */
+    int            status;
+    evsig_child_cb cb;
+    void          *data;
+    ev_tstamp      finished;     /* ev_now() when reaped */
+};
+
+/* Drop an inherited table if the fork generation changed since its last
+ * use; true if it did (the caller resets what it keeps per child). */
+bool evsig__pidtab_fresh(void);
+/* Free everything (evsig_reset()). */
+void evsig__pidtab_forget(void);
+
+struct evsig__child *evsig__pidtab_lookup(pid_t pid);
+/* Make sure one more entry fits: 0 or -ENOMEM. After it succeeded,
+ * evsig__pidtab_insert() cannot fail. */
+int evsig__pidtab_reserve(void);
+/* A zeroed entry for @pid (running, unwatched); only after a reserve. */
+struct evsig__child *evsig__pidtab_insert(pid_t pid);
+/* Unlink @e from everything and free its slot. Pointers to entries stay
+ * valid until the next insert. */
+void evsig__pidtab_remove(struct evsig__child *e);
+
+/* Result lists, one per value of ->watched, oldest exit first. */
+void evsig__pidtab_result_add(struct evsig__child *e);   /* just exited */
+/* Set @e's watched flag, moving it to the other list in exit order. */
+void evsig__pidtab_result_move(struct evsig__child *e, bool watched);
+struct evsig__child *evsig__pidtab_oldest(bool watched);
+struct evsig__child *evsig__pidtab_newer(const struct evsig__child *e);
+/* Remove results older than @ttl seconds at @now, oldest first, stopping
+ * at one whose late report is still pending. */
+void evsig__pidtab_prune(ev_tstamp now, double ttl);
 
 /* child.c ---------------------------------------------------------------- */
 

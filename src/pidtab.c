@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pidtab.c - the children evsig knows of, by pid, and their kept results.
+ *
+ * A hash table from pid to struct evsig__child: entries live in a slab
+ * addressed by 32-bit index (so growing it with realloc() invalidates no
+ * link), chained from a power-of-two bucket array. Exited children are
+ * also on one of two doubly linked result lists in exit order, watched
+ * children's and the others', so evsig_waitpid(-1) takes the oldest in O(1)
+ * and pruning stops at the first fresh result.
+ *
+ * Invariants: an entry with pid 0 is on the free list and on no other
+ * list; an entry is on a result list iff it has exited, and on the list its
+ * watched flag names, ordered by ->finished.
+ *
+ * After a fork the child must forget the parent's table without touching
+ * it (the fork path is measured in page faults): the table remembers the
+ * fork generation it belongs to (evsig__gen()), and the first use in a
+ * newer generation throws it away in O(1).
+ *
+ * This file owns the data structure only; child.c decides what the
+ * entries mean (watches, loop references, reporting). Context: the
+ * default loop's thread.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "evsig-private.h"
+
+#define NIL UINT32_MAX
+
+struct rlist {
+    uint32_t head, tail;
+};
+
+static struct pidtab_state {
+    unsigned              gen;       /* fork generation the data belongs to */
+    struct evsig__child  *slab;
+    uint32_t              nslab, capslab, free;
+    uint32_t             *buckets;
+    uint32_t              nbuckets, count;
+    struct rlist          results[2];   /* [watched]: exit order */
+    struct evsig__child  *parent_slab;  /* a fork's inherited table */
+    uint32_t             *parent_buckets;
+} tab = {
+    .free = NIL,
+    .results = { { NIL, NIL }, { NIL, NIL } },
+};
+
+static void start_empty(void)
+{
+    tab.slab = NULL;
+    tab.buckets = NULL;
+    tab.nslab = tab.capslab = tab.nbuckets = tab.count = 0;
+    tab.free = NIL;
+    tab.results[0] = tab.results[1] = (struct rlist){ NIL, NIL };
+}
+
+void evsig__pidtab_forget(void)
+{
+    free(tab.slab);
+    free(tab.buckets);
+    free(tab.parent_slab);
+    free(tab.parent_buckets);
+    tab.parent_slab = NULL;
+    tab.parent_buckets = NULL;
+    start_empty();
+}
+
+bool evsig__pidtab_fresh(void)
+{
+    if (tab.gen == evsig__gen())
+        return false;
+    tab.gen = evsig__gen();
+
+    /* Neither walk nor free the inherited table: free() would write the
+     * allocator's headers and copy the parent's pages into this process,
+     * which is most of what a fork costs. Keep it referenced (a leak
+     * checker must not report it) and start empty. */
+    if (tab.slab || tab.buckets) {
+        free(tab.parent_slab);       /* a grandparent's, if any */
+        free(tab.parent_buckets);
+        tab.parent_slab = tab.slab;
+        tab.parent_buckets = tab.buckets;
+    }
+    start_empty();
+    return true;
+}
+
+static uint32_t bucket_of(pid_t pid)
+{
+    return ((uint32_t)pid * 2654435761u) & (tab.nbuckets - 1);
+}
+
+static uint32_t index_of(const struct evsig__child *e)
+{
+    return (uint32_t)(e - tab.slab);
+}
+
+static struct evsig__child *at(uint32_t i)
+{
+    return i == NIL ? NULL : &tab.slab[i];
+}
+
+struct evsig__child *evsig__pidtab_lookup(pid_t pid)
+{
+    if (!tab.nbuckets)
+        return NULL;
+    for (uint32_t i = tab.buckets[bucket_of(pid)]; i != NIL; i = tab.slab[i].next)
+        if (tab.slab[i].pid == pid)
+            return &tab.slab[i];
+    return NULL;
+}
+
+int evsig__pidtab_reserve(void)
+{
+    if (tab.free == NIL && tab.nslab == tab.capslab) {
+        uint32_t cap = tab.capslab ? tab.capslab * 2 : 64;
+        struct evsig__child *slab = realloc(tab.slab, cap * sizeof(*slab));
+
+        if (!slab)
+            return -ENOMEM;
+        tab.slab = slab;
+        tab.capslab = cap;
+    }
+    if (tab.count + 1 > tab.nbuckets) {
+        uint32_t n = tab.nbuckets ? tab.nbuckets * 2 : 64;
+        uint32_t *b = malloc(n * sizeof(*b));
+
+        if (!b)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < n; i++)
+            b[i] = NIL;
+        free(tab.buckets);
+        tab.buckets = b;
+        tab.nbuckets = n;
+        for (uint32_t i = 0; i < tab.nslab; i++) {
+            struct evsig__child *e = &tab.slab[i];
+
+            if (e->pid) {
+                uint32_t h = bucket_of(e->pid);
+
+                e->next = b[h];
+                b[h] = i;
+            }
+        }
+    }
+    return 0;
+}
+
+struct evsig__child *evsig__pidtab_insert(pid_t pid)
+{
+    uint32_t i, h;
+    struct evsig__child *e;
+
+    if (tab.free != NIL) {
+        i = tab.free;
+        tab.free = tab.slab[i].next;
+    } else {
+        i = tab.nslab++;
+    }
+    e = &tab.slab[i];
+    memset(e, 0, sizeof(*e));
+    e->pid = pid;
+    e->rprev = e->rnext = NIL;
+    h = bucket_of(pid);
+    e->next = tab.buckets[h];
+    tab.buckets[h] = i;
+    tab.count++;
+    return e;
+}
+
+static void results_unlink(struct evsig__child *e)
+{
+    struct rlist *l = &tab.results[e->watched];
+
+    if (e->rprev != NIL)
+        tab.slab[e->rprev].rnext = e->rnext;
+    else
+        l->head = e->rnext;
+    if (e->rnext != NIL)
+        tab.slab[e->rnext].rprev = e->rprev;
+    else
+        l->tail = e->rprev;
+    e->rprev = e->rnext = NIL;
+}
+
+void evsig__pidtab_remove(struct evsig__child *e)
+{
+    uint32_t i = index_of(e);
+    uint32_t *p = &tab.buckets[bucket_of(e->pid)];
+
+    if (e->exited)
+        results_unlink(e);
+    while (*p != i)
+        p = &tab.slab[*p].next;
+    *p = e->next;
+    e->pid = 0;
+    e->next = tab.free;
+    tab.free = i;
+    tab.count--;
+}
+
+void evsig__pidtab_result_add(struct evsig__child *e)
+{
+    struct rlist *l = &tab.results[e->watched];
+    uint32_t i = index_of(e);
+
+    e->rprev = l->tail;
+    e->rnext = NIL;
+    if (l->tail != NIL)
+        tab.slab[l->tail].rnext = i;
+    else
+        l->head = i;
+    l->tail = i;
+}
+
+void evsig__pidtab_result_move(struct evsig__child *e, bool watched)
+{
+    struct rlist *l = &tab.results[watched];
+    uint32_t i = index_of(e), before;
+
+    results_unlink(e);
+    e->watched = watched;
+    /* Walk back from the newest: a late watch is usually of a recent exit. */
+    before = l->tail;
+    while (before != NIL && tab.slab[before].finished > e->finished)
+        before = tab.slab[before].rprev;
+    e->rprev = before;
+    e->rnext = before == NIL ? l->head : tab.slab[before].rnext;
+    if (e->rnext != NIL)
+        tab.slab[e->rnext].rprev = i;
+    else
+        l->tail = i;
+    if (before != NIL)
+        tab.slab[before].rnext = i;
+    else
+        l->head = i;
+}
+
+struct evsig__child *evsig__pidtab_oldest(bool watched)
+{
+    return at(tab.results[watched].head);
+}
+
+struct evsig__child *evsig__pidtab_newer(const struct evsig__child *e)
+{
+    return at(e->rnext);
+}
+
+void evsig__pidtab_prune(ev_tstamp now, double ttl)
+{
+    for (int watched = 0; watched < 2; watched++) {
+        struct evsig__child *e;
+
+        while ((e = evsig__pidtab_oldest(watched)) &&
+               e->finished + ttl <= now && !e->late)
+            evsig__pidtab_remove(e);
+    }
+}
