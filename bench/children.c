@@ -45,6 +45,8 @@
 
 #include <evsig.h>
 
+#include "bench.h"
+
 #ifdef EVSIG_BENCH_SCALING
 #define SERIAL_AND_BURST 0
 #define DEFAULT_LMAX 4000
@@ -79,21 +81,6 @@ static void on_libev_exit(struct ev_loop *loop, ev_child *w, int revents)
     reported++;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
 struct faults {
     long self, children;
 };
@@ -111,7 +98,7 @@ static struct faults faults_now(void)
 static double serial(struct ev_loop *loop, int impl, int n, struct faults *f)
 {
     struct faults f0 = faults_now();
-    double t0 = now();
+    double t0 = bench_now();
     ev_child *w = calloc((size_t)n, sizeof(*w));
     int status;
 
@@ -169,7 +156,7 @@ static double serial(struct ev_loop *loop, int impl, int n, struct faults *f)
         f->self = f1.self - f0.self;
         f->children = f1.children - f0.children;
     }
-    return (now() - t0) * 1e6 / n;
+    return (bench_now() - t0) * 1e6 / n;
 fail:
     perror("fork");
     exit(1);
@@ -209,11 +196,11 @@ static double burst(struct ev_loop *loop, int impl, int n, struct faults *f)
             ev_child_start(loop, &w[i]);
         }
     }
-    t0 = now();
+    t0 = bench_now();
     close(p[1]);
     while (reported < n)
         ev_run(loop, EVRUN_ONCE);
-    t0 = (now() - t0) * 1e6 / n;
+    t0 = (bench_now() - t0) * 1e6 / n;
     if (impl == EVSIG)
         while (evsig_waitpid(loop, -1, NULL, WNOHANG) > 0)
             ;
@@ -228,9 +215,8 @@ static double burst(struct ev_loop *loop, int impl, int n, struct faults *f)
 static void report(const char *workload, int impl, int L, double *t, int reps,
                    const struct faults *f, int per)
 {
-    qsort(t, (size_t)reps, sizeof(double), cmp_double);
     printf("%s %s L=%d us=%.1f pfaults=%.1f cfaults=%.1f\n", workload,
-           names[impl], L, t[reps / 2], (double)f->self / per,
+           names[impl], L, bench_median(t, reps), (double)f->self / per,
            (double)f->children / per);
     fflush(stdout);
 }

@@ -29,6 +29,8 @@
 
 #include <evsig.h>
 
+#include "bench.h"
+
 enum { EVSIG_TABLE, EVSIG_WATCHER, LIBEV, FLOOR, NIMPL };
 
 static const char *const names[NIMPL] = {
@@ -51,21 +53,6 @@ static void on_libev(struct ev_loop *loop, ev_signal *w, int revents)
     (void)w;
     (void)revents;
     hits++;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
 }
 
 /* One repetition of @n round trips; returns ns per round trip, or -1 if a
@@ -98,7 +85,7 @@ static double rep(struct ev_loop *loop, int impl, int n)
         break;
     }
 
-    t0 = now();
+    t0 = bench_now();
     for (int i = 0; i < n; i++) {
         kill(self, SIGUSR1);
         if (impl == FLOOR) {
@@ -109,7 +96,7 @@ static double rep(struct ev_loop *loop, int impl, int n)
                 ev_run(loop, EVRUN_ONCE);
         }
     }
-    t = (now() - t0) * 1e9 / n;
+    t = (bench_now() - t0) * 1e9 / n;
 
     switch (impl) {
     case EVSIG_TABLE:
@@ -160,8 +147,7 @@ int main(int argc, char **argv)
         }
     }
     for (int k = 0; k < NIMPL; k++) {
-        qsort(t[k], (size_t)reps, sizeof(double), cmp_double);
-        med[k] = t[k][reps / 2];
+        med[k] = bench_median(t[k], reps);
         printf("roundtrip %-13s ns %.0f\n", names[k], med[k]);
     }
     printf("roundtrip ratio evsig-table/libev %.3f evsig-watcher/libev %.3f "

@@ -26,20 +26,14 @@
 
 #include <evsig.h>
 
+#include "bench.h"
+
 #define BATCH 100
 
 enum { EVSIG, LIBEV, FLOOR, NIMPL };
 static const char *const names[NIMPL] = { "evsig", "libev", "floor" };
 
 static int received, callbacks, next_value, ack_fd, out_of_order;
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void ack(void)
 {
@@ -105,7 +99,7 @@ static double run(struct ev_loop *loop, int impl, int n, int *got)
     } else
         sigprocmask(SIG_BLOCK, &set, NULL);
 
-    t0 = now();
+    t0 = bench_now();
     pid = fork();
     if (pid == 0)
         sender(getppid(), n, p[0]);
@@ -126,7 +120,7 @@ static double run(struct ev_loop *loop, int impl, int n, int *got)
         ev_run(loop, EVRUN_NOWAIT);
         pid = 0;
     }
-    t0 = now() - t0;
+    t0 = bench_now() - t0;
     if (pid > 0)
         waitpid(pid, NULL, 0);
     if (impl == EVSIG)

@@ -143,14 +143,6 @@ static void test_fork_and_watch_under_rlimit_nproc_fails_with_eagain_and_registe
 /* evsig_reset() from inside a signal handler                                */
 /* ======================================================================== */
 
-static volatile sig_atomic_t foreign_calls;
-
-static void foreign_handler(int sig)
-{
-    (void)sig;
-    foreign_calls++;
-}
-
 struct resetter {
     int  table_calls, watcher_calls;
     bool reset_ok;
@@ -182,20 +174,6 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
     ++*(int *)t->data;
 }
 
-/* Install a foreign handler for @sig, the way a program would, and
- * return what sigaction() reports for it. */
-static void install_foreign(int sig, struct sigaction *now)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = foreign_handler;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    assert_int_equal(sigaction(sig, &sa, NULL), 0);
-    tu_read_sa(sig, now);
-}
-
 static void test_a_handler_that_calls_evsig_reset_leaves_a_sane_loop_and_the_found_disposition(void **unused)
 {
     struct ev_loop *loop = tu_default_loop();
@@ -208,8 +186,8 @@ static void test_a_handler_that_calls_evsig_reset_leaves_a_sane_loop_and_the_fou
 
     (void)unused;
     tu_read_sa(SIGUSR1, &saved);
-    foreign_calls = 0;
-    install_foreign(SIGUSR1, &foreign);
+    tu_foreign_hits = 0;
+    tu_install_foreign(SIGUSR1, SA_RESTART, &foreign);
     assert_succeeds(evsig_signal(loop, SIGUSR1, resetting_handler, &r, NULL));
     assert_succeeds(evsig_watch(loop, &w, SIGUSR1, counting_watcher, &r, 0));
 
@@ -228,7 +206,7 @@ static void test_a_handler_that_calls_evsig_reset_leaves_a_sane_loop_and_the_fou
     /* Later deliveries go to it; the loop keeps running and holds no
      * reference for what the reset removed. */
     assert_succeeds(raise(SIGUSR1));
-    assert_int_equal(foreign_calls, 1);
+    assert_int_equal(tu_foreign_hits, 1);
     ev_timer_init(&tick, tick_cb, 0.001, 0.001);
     tick.data = &ticks;
     ev_timer_start(loop, &tick);
@@ -262,23 +240,23 @@ static void test_a_reset_from_a_handler_drops_deliveries_caught_but_not_dispatch
 
     (void)unused;
     tu_read_sa(SIGUSR1, &saved);
-    foreign_calls = 0;
-    install_foreign(SIGUSR1, &foreign);
+    tu_foreign_hits = 0;
+    tu_install_foreign(SIGUSR1, SA_RESTART, &foreign);
     assert_succeeds(evsig_signal(loop, SIGUSR1, resetting_handler, &r, NULL));
 
     /* Two deliveries caught before the loop dispatches either. */
     assert_succeeds(raise(SIGUSR1));
     assert_succeeds(raise(SIGUSR1));
     assert_true(TU_RUN_UNTIL(loop, r.table_calls > 0, 5.0));
-    TU_RUN_UNTIL(loop, foreign_calls > 0, 0.2);
+    TU_RUN_UNTIL(loop, tu_foreign_hits > 0, 0.2);
     print_message("handler %d, restored foreign handler %d (of 2 deliveries)\n",
-                  r.table_calls, (int)foreign_calls);
+                  r.table_calls, (int)tu_foreign_hits);
     tu_put_back_exact(SIGUSR1, &saved);
     /* evsig_reset() forgets everything, undispatched deliveries included
      * (evsig.h): the restored handler is not called for them, and the
      * process survives whatever the restored disposition is. */
     assert_int_equal(r.table_calls, 1);
-    assert_int_equal(foreign_calls, 0);
+    assert_int_equal(tu_foreign_hits, 0);
 }
 
 /* ======================================================================== */

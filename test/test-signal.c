@@ -121,11 +121,6 @@ static void test_dfl_and_ign_reach_the_kernel(void **unused)
     assert_true(sa.sa_handler == SIG_DFL);
 }
 
-static void foreign_handler(int sig)
-{
-    (void)sig;
-}
-
 static void foreign_child(void *arg)
 {
     struct sigaction fa, before, after;
@@ -133,7 +128,7 @@ static void foreign_child(void *arg)
     (void)arg;
 
     memset(&fa, 0, sizeof(fa));
-    fa.sa_handler = foreign_handler;
+    fa.sa_handler = tu_foreign_handler;
     fa.sa_flags = SA_NODEFER;
     sigemptyset(&fa.sa_mask);
     sigaddset(&fa.sa_mask, SIGINT);

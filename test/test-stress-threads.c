@@ -24,7 +24,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -46,67 +45,6 @@
 
 #include "evsig.h"
 #include "test-util.h"
-
-#define FIGURE(name, fmt, ...) \
-    print_message("FIGURE %s " fmt "\n", (name), __VA_ARGS__)
-
-/* --- small helpers ------------------------------------------------------- */
-
-/* A blocking pipe, close-on-exec. */
-static void blocking_pipe(int fds[2])
-{
-    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-}
-
-/* Wait up to @ms for one byte on @fd; 1 if read, 0 on timeout, -1 on EOF
- * or error. Usable in forked children (no cmocka). */
-static int read_byte_within(int fd, int ms, unsigned char *byte)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    unsigned char b;
-    ssize_t n;
-    int r;
-
-    do
-        r = poll(&p, 1, ms);
-    while (r < 0 && errno == EINTR);
-    if (r == 0)
-        return 0;
-    if (r < 0)
-        return -1;
-    do
-        n = read(fd, &b, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1)
-        return n == 0 || errno != EAGAIN ? -1 : 0;
-    if (byte)
-        *byte = b;
-    return 1;
-}
-
-static void write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        p += n;
-        len -= (size_t)n;
-    }
-}
-
-static double mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ======================================================================== */
 /* Threads: signals aimed at busy threads reach the loop's thread           */
@@ -179,7 +117,7 @@ static void thread_queue_handler(struct ev_loop *loop, const evsig_info *info,
     if (t->seen[v]++)
         t->dup++;
     if (++t->got_queue % THREAD_BATCH == 0)
-        write_all(t->ack[1], "q", 1);
+        tu_write_all(t->ack[1], "q", 1);
 }
 
 static void thread_kill_handler(struct ev_loop *loop, const evsig_info *info,
@@ -194,7 +132,7 @@ static void thread_kill_handler(struct ev_loop *loop, const evsig_info *info,
     if (info->code != SI_TKILL || info->pid != getpid())
         t->wrong_code++;
     if (++t->got_kill % THREAD_BATCH == 0)
-        write_all(t->ack[1], "k", 1);
+        tu_write_all(t->ack[1], "k", 1);
 }
 
 static int sig_queue(void) { return SIGRTMIN + 2; }
@@ -221,7 +159,7 @@ static void *sender_main(void *arg)
         /* Both batches acked before the next: never more than 100 of
          * either signal in flight. */
         for (int k = 0; k < 2; k++) {
-            if (read_byte_within(t->ack[0], 5000, NULL) != 1) {
+            if (tu_read_byte_within(t->ack[0], 5000, NULL) != 1) {
                 atomic_store(&t->sender_failed, 2 + r);
                 goto out;
             }
@@ -244,7 +182,7 @@ static void test_rt_signals_aimed_at_four_busy_threads_all_reach_handlers_on_the
     (void)unused;
     assert_non_null(t);
     t->loop_thread = pthread_self();
-    blocking_pipe(t->ack);
+    tu_blocking_pipe(t->ack);
     assert_succeeds(evsig_signal(loop, sig_queue(), thread_queue_handler, t, NULL));
     assert_succeeds(evsig_watch(loop, &w, sig_kill(), thread_kill_handler, t, 0));
 
@@ -270,9 +208,9 @@ static void test_rt_signals_aimed_at_four_busy_threads_all_reach_handlers_on_the
     /* Nothing more comes. */
     assert_false(TU_RUN_UNTIL(loop, t->got_queue > expected || t->got_kill > expected, 0.05));
 
-    FIGURE("threads_signals_sent", "%ld", 2 * expected);
-    FIGURE("threads_signals_delivered", "%ld", t->got_queue + t->got_kill);
-    FIGURE("threads_lost", "%ld", t->lost);
+    TU_FIGURE("threads_signals_sent", "%ld", 2 * expected);
+    TU_FIGURE("threads_signals_delivered", "%ld", t->got_queue + t->got_kill);
+    TU_FIGURE("threads_lost", "%ld", t->lost);
     assert_true(all);
     assert_int_equal(atomic_load(&t->sender_failed), 0);
     assert_int_equal(t->got_queue, expected);
@@ -345,9 +283,9 @@ static long blocked_in(pid_t tid)
 /* Poll /proc until @tid sits in @nr (bounded, 10 s). */
 static bool wait_blocked(pid_t tid, long nr)
 {
-    double end = mono_now() + 10.0;
+    double end = tu_now() + 10.0;
 
-    while (mono_now() < end) {
+    while (tu_now() < end) {
         if (blocked_in(tid) == nr)
             return true;
         sched_yield();
@@ -360,7 +298,7 @@ static bool wait_caught(struct eintr *e, int sig)
 {
     for (;;) {
         unsigned char b;
-        int r = read_byte_within(e->wake[0], 5000, &b);
+        int r = tu_read_byte_within(e->wake[0], 5000, &b);
 
         if (r != 1)
             return false;
@@ -420,7 +358,7 @@ static void *storm_main(void *arg)
     /* Release the loop thread. */
     switch (e->call) {
     case CALL_READ:
-        write_all(e->data[1], "x", 1);
+        tu_write_all(e->data[1], "x", 1);
         break;
     case CALL_WRITE: {
         char buf[4096];
@@ -543,7 +481,7 @@ static void run_eintr(enum blocking_call call, bool chld, bool interrupt,
     /* evsig's C handler on SIGCHLD too (a watcher hooks it). */
     assert_succeeds(evsig_watch(loop, &wchld, SIGCHLD, eintr_chld, e, EVSIG_NOREF));
 
-    blocking_pipe(e->data);
+    tu_blocking_pipe(e->data);
     if (call == CALL_WRITE) {
         static char page[4096];
 
@@ -556,7 +494,7 @@ static void run_eintr(enum blocking_call call, bool chld, bool interrupt,
         assert_int_equal(fcntl(e->data[1], F_SETFL, 0), 0);
     }
     if (call == CALL_WAITPID) {
-        blocking_pipe(e->gate);
+        tu_blocking_pipe(e->gate);
         /* Unwatched: plain fork(), evsig does not know it. */
         gated = fork();
         if (gated == 0) {
@@ -648,13 +586,13 @@ static void test_nanosleep_fails_with_eintr_even_with_sa_restart_as_signal7_says
 {
     long r;
     int err, n;
-    double t0 = mono_now();
+    double t0 = tu_now();
 
     (void)unused;
     run_eintr(CALL_NANOSLEEP, true, false, 5, &r, &err, &n);
     assert_int_equal(r, 0);
     assert_true(n >= 1);
-    assert_true(mono_now() - t0 >= 0.3);
+    assert_true(tu_now() - t0 >= 0.3);
 }
 
 static void test_siginterrupt_makes_the_same_read_fail_with_eintr(void **unused)

@@ -46,59 +46,6 @@
 #include "evsig.h"
 #include "test-util.h"
 
-#define FIGURE(name, fmt, ...) \
-    print_message("FIGURE %s " fmt "\n", (name), __VA_ARGS__)
-
-/* --- small helpers ------------------------------------------------------- */
-
-/* A blocking pipe, close-on-exec. */
-static void blocking_pipe(int fds[2])
-{
-    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-}
-
-/* Wait up to @ms for one byte on @fd; 1 if read, 0 on timeout, -1 on EOF
- * or error. Usable in forked children (no cmocka). */
-static int read_byte_within(int fd, int ms, unsigned char *byte)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    unsigned char b;
-    ssize_t n;
-    int r;
-
-    do
-        r = poll(&p, 1, ms);
-    while (r < 0 && errno == EINTR);
-    if (r == 0)
-        return 0;
-    if (r < 0)
-        return -1;
-    do
-        n = read(fd, &b, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1)
-        return n == 0 || errno != EAGAIN ? -1 : 0;
-    if (byte)
-        *byte = b;
-    return 1;
-}
-
-static void write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        p += n;
-        len -= (size_t)n;
-    }
-}
-
 static bool read_all(int fd, void *buf, size_t len)
 {
     char *p = buf;
@@ -114,14 +61,6 @@ static bool read_all(int fd, void *buf, size_t len)
         len -= (size_t)n;
     }
     return true;
-}
-
-static double mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* A deterministic PRNG (xorshift32): the same storm on every run. */
@@ -283,7 +222,7 @@ static void test_ten_thousand_children_in_bursts_are_each_reported_once_and_the_
         memset(s->collected, 0, sizeof(s->collected));
         memset(s->map_pid, 0, sizeof(s->map_pid));
         s->total = 0;
-        blocking_pipe(fds);
+        tu_blocking_pipe(fds);
 
         for (int i = 0; i < STORM_BURST; i++) {
             uint32_t r = rng_next(&seed);
@@ -388,14 +327,14 @@ static void test_ten_thousand_children_in_bursts_are_each_reported_once_and_the_
     }
     ev_timer_stop(loop, &s->tick);
 
-    FIGURE("child_storm_children_reaped", "%d", reaped_total);
-    FIGURE("child_storm_killed_by_signal", "%d", killed);
-    FIGURE("child_storm_waitpid_collected", "%d", collected_total);
-    FIGURE("child_storm_reap_seconds_total", "%.3f", reap_time);
-    FIGURE("child_storm_max_timer_gap_ms", "%.1f", worst_gap * 1e3);
-    FIGURE("child_storm_max_timer_gap_loop_cpu_ms", "%.1f", worst_cpu_gap * 1e3);
-    FIGURE("child_storm_rss_before_kb", "%ld", rss_before);
-    FIGURE("child_storm_peak_rss_kb", "%ld", s->peak_rss);
+    TU_FIGURE("child_storm_children_reaped", "%d", reaped_total);
+    TU_FIGURE("child_storm_killed_by_signal", "%d", killed);
+    TU_FIGURE("child_storm_waitpid_collected", "%d", collected_total);
+    TU_FIGURE("child_storm_reap_seconds_total", "%.3f", reap_time);
+    TU_FIGURE("child_storm_max_timer_gap_ms", "%.1f", worst_gap * 1e3);
+    TU_FIGURE("child_storm_max_timer_gap_loop_cpu_ms", "%.1f", worst_cpu_gap * 1e3);
+    TU_FIGURE("child_storm_rss_before_kb", "%ld", rss_before);
+    TU_FIGURE("child_storm_peak_rss_kb", "%ld", s->peak_rss);
     assert_int_equal(reaped_total, STORM_BURSTS * STORM_BURST);
     assert_int_equal(collected_total, STORM_BURSTS * STORM_BURST);
     free(s);
@@ -416,9 +355,9 @@ static void ping_sender(pid_t target, int sig, int ack_fd, int result_fd,
                         double seconds, int stop_fd)
 {
     struct sender_result res = { 0, 0, 0 };
-    double end = mono_now() + seconds;
+    double end = tu_now() + seconds;
 
-    while (seconds > 0 ? mono_now() < end : true) {
+    while (seconds > 0 ? tu_now() < end : true) {
         if (stop_fd >= 0) {
             struct pollfd p = { .fd = stop_fd, .events = POLLIN };
 
@@ -428,7 +367,7 @@ static void ping_sender(pid_t target, int sig, int ack_fd, int result_fd,
         if (kill(target, sig) != 0)
             break;
         res.sent++;
-        int r = read_byte_within(ack_fd, 2000, NULL);
+        int r = tu_read_byte_within(ack_fd, 2000, NULL);
 
         if (r == 1)
             res.acked++;
@@ -437,7 +376,7 @@ static void ping_sender(pid_t target, int sig, int ack_fd, int result_fd,
         else
             break;
     }
-    write_all(result_fd, &res, sizeof(res));
+    tu_write_all(result_fd, &res, sizeof(res));
     _exit(0);
 }
 
@@ -461,7 +400,7 @@ static void pinged_handler(struct ev_loop *loop, const evsig_info *info,
     p->handled++;
     if (info->code != SI_USER || (p->sender && info->pid != p->sender))
         p->wrong++;
-    write_all(p->ack_fd, "a", 1);
+    tu_write_all(p->ack_fd, "a", 1);
 }
 
 struct kids {
@@ -551,10 +490,10 @@ static void test_two_ping_senders_for_three_seconds_while_reaping_lose_no_acked_
     memset(&p2, 0, sizeof(p2));
     memset(&kids, 0, sizeof(kids));
     memset(&clk, 0, sizeof(clk));
-    blocking_pipe(ack1);
-    blocking_pipe(ack2);
-    blocking_pipe(res1);
-    blocking_pipe(res2);
+    tu_blocking_pipe(ack1);
+    tu_blocking_pipe(ack2);
+    tu_blocking_pipe(res1);
+    tu_blocking_pipe(res2);
     p1.ack_fd = ack1[1];
     p2.ack_fd = ack2[1];
 
@@ -595,15 +534,15 @@ static void test_two_ping_senders_for_three_seconds_while_reaping_lose_no_acked_
 
     assert_true(read_all(res1[0], &r1, sizeof(r1)));
     assert_true(read_all(res2[0], &r2, sizeof(r2)));
-    FIGURE("signal_storm_usr1_sent", "%ld", r1.sent);
-    FIGURE("signal_storm_usr1_delivered", "%ld", p1.handled);
-    FIGURE("signal_storm_usr2_sent", "%ld", r2.sent);
-    FIGURE("signal_storm_usr2_delivered", "%ld", p2.handled);
-    FIGURE("signal_storm_ack_timeouts", "%ld", r1.timeouts + r2.timeouts);
-    FIGURE("signal_storm_children_reaped", "%ld", kids.reported);
-    FIGURE("signal_storm_rss_warm_kb", "%ld", clk.rss_warm);
-    FIGURE("signal_storm_rss_end_kb", "%ld", clk.rss_last);
-    FIGURE("signal_storm_peak_rss_kb", "%ld", clk.rss_peak);
+    TU_FIGURE("signal_storm_usr1_sent", "%ld", r1.sent);
+    TU_FIGURE("signal_storm_usr1_delivered", "%ld", p1.handled);
+    TU_FIGURE("signal_storm_usr2_sent", "%ld", r2.sent);
+    TU_FIGURE("signal_storm_usr2_delivered", "%ld", p2.handled);
+    TU_FIGURE("signal_storm_ack_timeouts", "%ld", r1.timeouts + r2.timeouts);
+    TU_FIGURE("signal_storm_children_reaped", "%ld", kids.reported);
+    TU_FIGURE("signal_storm_rss_warm_kb", "%ld", clk.rss_warm);
+    TU_FIGURE("signal_storm_rss_end_kb", "%ld", clk.rss_last);
+    TU_FIGURE("signal_storm_peak_rss_kb", "%ld", clk.rss_peak);
 
     assert_int_equal(r1.timeouts, 0);
     assert_int_equal(r2.timeouts, 0);
@@ -664,7 +603,7 @@ static void rtq_handler(struct ev_loop *loop, const evsig_info *info,
         q->out_of_order++;
     q->next[s] = info->value.sival_int + 2;
     if (++q->got[s] % q->batch == 0)
-        write_all(q->ack_fd[s], "a", 1);
+        tu_write_all(q->ack_fd[s], "a", 1);
 }
 
 /* In a forked sender: values @first, @first + 2, ...; an ack every @batch. */
@@ -676,7 +615,7 @@ static void rt_sender(pid_t target, int sig, int first, int batch, int ack_fd)
         while (sigqueue(target, sig, v) != 0)
             if (errno != EAGAIN)
                 _exit(2);
-        if ((i + 1) % batch == 0 && read_byte_within(ack_fd, 5000, NULL) != 1)
+        if ((i + 1) % batch == 0 && tu_read_byte_within(ack_fd, 5000, NULL) != 1)
             _exit(3);   /* an ack never came: values were lost */
     }
     _exit(0);
@@ -698,7 +637,7 @@ static void run_rt_queue(int sig0, int sig1, int batch)
     q.next[0] = 0;
     q.next[1] = 1;
     for (int s = 0; s < 2; s++) {
-        blocking_pipe(ack[s]);
+        tu_blocking_pipe(ack[s]);
         q.ack_fd[s] = ack[s][1];
     }
     assert_succeeds(evsig_signal(loop, sig0, rtq_handler, &q, NULL));
@@ -712,15 +651,15 @@ static void run_rt_queue(int sig0, int sig1, int batch)
         pid_t pid = evsig_fork_and_watch(loop, sender_exit_cb, &se, 0);
 
         if (pid == 0) {
-            if (read_byte_within(ack[s][0], 5000, NULL) != 1)
+            if (tu_read_byte_within(ack[s][0], 5000, NULL) != 1)
                 _exit(4);
             rt_sender(getppid(), q.sig[s], s, batch, ack[s][0]);
         }
         assert_true(pid > 0);
         q.sender[s] = pid;
     }
-    write_all(ack[0][1], "g", 1);
-    write_all(ack[1][1], "g", 1);
+    tu_write_all(ack[0][1], "g", 1);
+    tu_write_all(ack[1][1], "g", 1);
 
     bool done = TU_RUN_UNTIL(loop, se.n == 2, 60.0);
     double secs = ev_time() - t0;
@@ -729,11 +668,11 @@ static void run_rt_queue(int sig0, int sig1, int batch)
     print_message("%s: %ld + %ld values in %.3f s\n",
                   sig0 == sig1 ? "one shared signal" : "two signals",
                   q.got[0], q.got[1], secs);
-    FIGURE(sig0 == sig1 ? "rt_shared_values_sent" : "rt_values_sent", "%d",
+    TU_FIGURE(sig0 == sig1 ? "rt_shared_values_sent" : "rt_values_sent", "%d",
            2 * RT_PER_SENDER);
-    FIGURE(sig0 == sig1 ? "rt_shared_values_received" : "rt_values_received",
+    TU_FIGURE(sig0 == sig1 ? "rt_shared_values_received" : "rt_values_received",
            "%ld", q.got[0] + q.got[1]);
-    FIGURE(sig0 == sig1 ? "rt_shared_lost" : "rt_lost", "%ld", q.lost);
+    TU_FIGURE(sig0 == sig1 ? "rt_shared_lost" : "rt_lost", "%ld", q.lost);
     assert_true(done);
     assert_int_equal(se.bad, 0);
     assert_int_equal(q.lost, 0);
@@ -849,9 +788,9 @@ static void test_evsig_fork_while_signals_and_exits_are_in_flight_gives_a_clean_
     test_pid = getpid();
     memset(&p, 0, sizeof(p));
     memset(&kids, 0, sizeof(kids));
-    blocking_pipe(ack);
-    blocking_pipe(result);
-    blocking_pipe(stop);
+    tu_blocking_pipe(ack);
+    tu_blocking_pipe(result);
+    tu_blocking_pipe(stop);
     p.ack_fd = ack[1];
     assert_succeeds(evsig_signal(loop, SIGUSR1, fork_usr1, &p, NULL));
 
@@ -904,10 +843,10 @@ static void test_evsig_fork_while_signals_and_exits_are_in_flight_gives_a_clean_
     close(stop[1]);
     assert_true(TU_RUN_UNTIL(loop, se.n == 1 && kids.reported == kids.forked, 20.0));
     assert_true(read_all(result[0], &res, sizeof(res)));
-    FIGURE("fork_storm_rounds", "%d", FORK_ROUNDS);
-    FIGURE("fork_storm_usr1_sent", "%ld", res.sent);
-    FIGURE("fork_storm_usr1_delivered", "%ld", p.handled);
-    FIGURE("fork_storm_children_reaped", "%ld", kids.reported);
+    TU_FIGURE("fork_storm_rounds", "%d", FORK_ROUNDS);
+    TU_FIGURE("fork_storm_usr1_sent", "%ld", res.sent);
+    TU_FIGURE("fork_storm_usr1_delivered", "%ld", p.handled);
+    TU_FIGURE("fork_storm_children_reaped", "%ld", kids.reported);
     assert_int_equal(bad, 0);
     assert_int_equal(se.bad, 0);
     assert_int_equal(res.timeouts, 0);

@@ -117,50 +117,6 @@ static struct sigaction get_sa(int sig)
     return sa;
 }
 
-/* Whether the kernel runs evsig's (or any) SA_SIGINFO handler. */
-static bool kernel_has_siginfo_handler(int sig)
-{
-    struct sigaction sa = get_sa(sig);
-
-    return (sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction != NULL;
-}
-
-/* A handler that is not evsig's, as some other library would install. */
-static volatile sig_atomic_t foreign_hits;
-static volatile sig_atomic_t foreign_last_code;
-
-static void foreign_handler(int sig, siginfo_t *si, void *uctx)
-{
-    (void)sig;
-    (void)uctx;
-    foreign_hits++;
-    foreign_last_code = si->si_code;
-}
-
-static void plain_foreign_handler(int sig)
-{
-    (void)sig;
-    foreign_hits++;
-}
-
-/* Install foreign_handler with SA_SIGINFO|SA_ONSTACK|SA_RESTART and an
- * unusual mask; returns what the kernel reports for it. */
-static void install_foreign(int sig, struct sigaction *out)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = foreign_handler;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIGUSR2);
-    sigaddset(&sa.sa_mask, SIGRTMIN + 1);
-    sigaddset(&sa.sa_mask, SIGWINCH);
-    assert_int_equal(sigaction(sig, &sa, NULL), 0);
-    foreign_hits = 0;
-    tu_read_sa(sig, out);
-}
-
 /* Bounded wait for the thread @tid of this process to block in read(2):
  * /proc/self/task/<tid>/syscall starts with the number of the system call
  * it is blocked in. Returns false after 5 s. */
@@ -255,7 +211,7 @@ static void test_dfl_and_ign_reach_the_kernel_as_sig_dfl_and_sig_ign(void **unus
 
     /* From a callback: evsig's handler goes, the kernel gets them. */
     assert_succeeds(evsig_signal(loop, SIGUSR1, record_cb, &r, NULL));
-    assert_true(kernel_has_siginfo_handler(SIGUSR1));
+    assert_true(tu_kernel_has_siginfo_handler(SIGUSR1));
     assert_succeeds(evsig_signal(loop, SIGUSR1, EVSIG_IGN, NULL, NULL));
     assert_ptr_equal(get_sa(SIGUSR1).sa_handler, SIG_IGN);
     assert_false(get_sa(SIGUSR1).sa_flags & SA_SIGINFO);
@@ -283,14 +239,14 @@ static void test_getsignal_before_any_set_reports_dfl_ign_or_none_for_a_foreign_
     assert_null(act.data);
 
     /* A foreign SA_SIGINFO handler: Python's None. */
-    install_foreign(SIGUSR1, &ign);
+    tu_install_foreign(SIGUSR1, SA_SIGINFO | SA_ONSTACK | SA_RESTART, &ign);
     memset(&act, 0x5a, sizeof(act));
     assert_succeeds(evsig_getsignal(SIGUSR1, &act));
     assert_ptr_equal(act.handler, EVSIG_NONE);
     assert_null(act.data);
 
     /* A foreign plain handler too. */
-    assert_ptr_not_equal(signal(SIGHUP, plain_foreign_handler), SIG_ERR);
+    assert_ptr_not_equal(signal(SIGHUP, tu_foreign_handler), SIG_ERR);
     assert_succeeds(evsig_getsignal(SIGHUP, &act));
     assert_ptr_equal(act.handler, EVSIG_NONE);
 
@@ -303,8 +259,8 @@ static void test_getsignal_before_any_set_reports_dfl_ign_or_none_for_a_foreign_
     assert_null(act.data);
 
     /* getsignal only reads: nothing was installed. */
-    assert_ptr_equal(get_sa(SIGUSR1).sa_sigaction, foreign_handler);
-    assert_ptr_equal(get_sa(SIGHUP).sa_handler, plain_foreign_handler);
+    assert_ptr_equal(get_sa(SIGUSR1).sa_sigaction, tu_foreign_sigaction);
+    assert_ptr_equal(get_sa(SIGHUP).sa_handler, tu_foreign_handler);
 
     /* And old from the first evsig_signal() says the same. */
     assert_succeeds(evsig_signal(NULL, SIGUSR1, EVSIG_DFL, NULL, &act));
@@ -376,7 +332,7 @@ static void test_a_handler_stays_installed_across_many_deliveries(void **unused)
     for (int i = 1; i <= 10; i++) {
         assert_int_equal(kill(getpid(), SIGUSR1), 0);
         assert_true(TU_RUN_UNTIL(loop, r.n == i, 5));
-        assert_true(kernel_has_siginfo_handler(SIGUSR1));   /* no reset-on-use */
+        assert_true(tu_kernel_has_siginfo_handler(SIGUSR1));   /* no reset-on-use */
     }
     assert_int_equal(r.off_loop, 0);
 }
@@ -643,7 +599,7 @@ static void test_another_thread_may_set_a_handler_while_the_loop_is_not_running(
         fail_msg("evsig_signal from another thread: %s", tu_errname(s.err));
     assert_succeeds(evsig_getsignal(SIGUSR1, &now));
     assert_ptr_equal(now.handler, record_cb);
-    assert_true(kernel_has_siginfo_handler(SIGUSR1));
+    assert_true(tu_kernel_has_siginfo_handler(SIGUSR1));
 
     assert_int_equal(kill(getpid(), SIGUSR1), 0);
     assert_true(TU_RUN_UNTIL(loop, r.n == 1, 5));
@@ -692,7 +648,7 @@ static void test_siginterrupt_leaves_a_handler_evsig_did_not_install_alone(void 
     struct sigaction orig = get_sa(SIGUSR1), foreign;
     (void)unused;
 
-    install_foreign(SIGUSR1, &foreign);
+    tu_install_foreign(SIGUSR1, SA_SIGINFO | SA_ONSTACK | SA_RESTART, &foreign);
     assert_succeeds(evsig_siginterrupt(SIGUSR1, 1));
     tu_assert_same_sa(SIGUSR1, &foreign);
     assert_succeeds(evsig_siginterrupt(SIGUSR1, 0));
@@ -940,18 +896,6 @@ static void child_dfl_between_catch_and_dispatch(void *arg)
     _exit(r.n ? 2 : 0);
 }
 
-static void assert_killed_by(pid_t pid, int sig)
-{
-    int status = tu_wait(pid, 10);
-    char buf[64];
-
-    if (status == -1)
-        fail_msg("child %d: %s", (int)pid, tu_errname(errno));
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != sig)
-        fail_msg("child %s, expected killed by %s",
-                 tu_describe_status(status, buf, sizeof(buf)), evsig_signame(sig));
-}
-
 static void test_a_handler_replaced_by_dfl_between_catch_and_dispatch_lets_the_default_action_happen(void **unused)
 {
     static const struct dfl_case cases[] = {
@@ -963,7 +907,7 @@ static void test_a_handler_replaced_by_dfl_between_catch_and_dispatch_lets_the_d
         pid_t pid = tu_fork(child_dfl_between_catch_and_dispatch,
                             (void *)&cases[i]);
 
-        assert_killed_by(pid, cases[i].sig);
+        tu_assert_child_killed(pid, cases[i].sig, 10);
     }
 }
 
@@ -1058,7 +1002,7 @@ static void test_dfl_and_ign_are_never_ebusy_whatever_loop_is_given(void **unuse
     assert_succeeds(evsig_signal(b, SIGUSR1, EVSIG_IGN, NULL, NULL));
     assert_succeeds(evsig_getsignal(SIGUSR1, &now));
     assert_ptr_equal(now.handler, EVSIG_IGN);
-    assert_true(kernel_has_siginfo_handler(SIGUSR1));
+    assert_true(tu_kernel_has_siginfo_handler(SIGUSR1));
     raise(SIGUSR1);
     assert_true(RUN_UNTIL_ON(a, rw.n == 1, 5));
     assert_succeeds(evsig_signal(NULL, SIGUSR1, EVSIG_DFL, NULL, NULL));
@@ -1079,18 +1023,18 @@ static void test_reset_puts_back_a_foreign_handler_byte_for_byte(void **unused)
     (void)unused;
 
     record_init(&r);
-    install_foreign(SIGUSR1, &foreign);
+    tu_install_foreign(SIGUSR1, SA_SIGINFO | SA_ONSTACK | SA_RESTART, &foreign);
     assert_succeeds(evsig_signal(loop, SIGUSR1, record_cb, &r, NULL));
-    assert_ptr_not_equal(get_sa(SIGUSR1).sa_sigaction, foreign_handler);
+    assert_ptr_not_equal(get_sa(SIGUSR1).sa_sigaction, tu_foreign_sigaction);
     raise(SIGUSR1);
     assert_true(TU_RUN_UNTIL(loop, r.n == 1, 5));
-    assert_int_equal(foreign_hits, 0);   /* evsig's now, not the foreign one */
+    assert_int_equal(tu_foreign_hits, 0);   /* evsig's now, not the foreign one */
 
     assert_int_equal(evsig_reset(), 0);
     tu_assert_same_sa(SIGUSR1, &foreign);
     raise(SIGUSR1);
-    assert_int_equal(foreign_hits, 1);   /* and it works */
-    assert_int_equal(foreign_last_code, SI_TKILL);
+    assert_int_equal(tu_foreign_hits, 1);   /* and it works */
+    assert_int_equal(tu_foreign_code, SI_TKILL);
 
     /* The same after the table went through DFL and IGN. */
     assert_succeeds(evsig_signal(NULL, SIGUSR1, EVSIG_IGN, NULL, NULL));
@@ -1183,7 +1127,7 @@ static void test_a_signalfd_loop_is_refused_with_einval_and_nothing_changes(void
 
     /* Nothing is remembered either: a handler some other code installs
      * afterwards is what getsignal reports and what reset keeps. */
-    install_foreign(SIGUSR1, &foreign);
+    tu_install_foreign(SIGUSR1, SA_SIGINFO | SA_ONSTACK | SA_RESTART, &foreign);
     assert_succeeds(evsig_getsignal(SIGUSR1, &now));
     assert_ptr_equal(now.handler, EVSIG_NONE);
     assert_succeeds(evsig_signal(loop, SIGUSR1, record_cb, &r, &old));
@@ -1214,7 +1158,7 @@ static void test_a_sigsegv_sent_with_kill_is_delivered_to_a_handler_on_the_loop(
     assert_int_equal(r.first.signo, SIGSEGV);
     assert_int_equal(r.first.code, SI_USER);
     assert_int_equal(r.first.pid, getpid());
-    assert_true(kernel_has_siginfo_handler(SIGSEGV));   /* still evsig's */
+    assert_true(tu_kernel_has_siginfo_handler(SIGSEGV));   /* still evsig's */
 }
 
 static void child_real_segfault(void *arg)
@@ -1244,7 +1188,7 @@ static void test_a_real_segfault_takes_its_default_action_despite_a_handler(void
     (void)unused;
 
     pid = tu_fork(child_real_segfault, NULL);
-    assert_killed_by(pid, SIGSEGV);
+    tu_assert_child_killed(pid, SIGSEGV, 10);
 }
 
 int main(void)

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -299,6 +300,50 @@ void tu_read_sa(int sig, struct sigaction *sa)
 {
     memset(sa, 0, sizeof(*sa));
     assert_int_equal(sigaction(sig, NULL, sa), 0);
+}
+
+volatile sig_atomic_t tu_foreign_hits;
+volatile sig_atomic_t tu_foreign_code;
+
+void tu_foreign_handler(int sig)
+{
+    (void)sig;
+    tu_foreign_hits++;
+}
+
+void tu_foreign_sigaction(int sig, siginfo_t *si, void *uctx)
+{
+    (void)sig;
+    (void)uctx;
+    tu_foreign_hits++;
+    tu_foreign_code = si->si_code;
+}
+
+void tu_install_foreign(int sig, int flags, struct sigaction *now)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    if (flags & SA_SIGINFO)
+        sa.sa_sigaction = tu_foreign_sigaction;
+    else
+        sa.sa_handler = tu_foreign_handler;
+    sa.sa_flags = flags;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGWINCH);
+    sigaddset(&sa.sa_mask, SIGRTMIN + 1);
+    sigaddset(&sa.sa_mask, SIGRTMAX);
+    assert_int_equal(sigaction(sig, &sa, NULL), 0);
+    tu_foreign_hits = 0;
+    tu_read_sa(sig, now);
+}
+
+bool tu_kernel_has_siginfo_handler(int sig)
+{
+    struct sigaction sa;
+
+    tu_read_sa(sig, &sa);
+    return (sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction != NULL;
 }
 
 void tu_assert_same_sa_at(int sig, const struct sigaction *want,
@@ -673,11 +718,10 @@ const char *tu_describe_status(int status, char *buf, size_t size)
     return buf;
 }
 
-void tu_assert_child_exit_at(pid_t pid, int code, double timeout,
-                             const char *file, int line)
+/* tu_wait(), failing the test at @file:@line if the child is not gone. */
+static int wait_or_fail(pid_t pid, double timeout, const char *file, int line)
 {
     int status = tu_wait(pid, timeout);
-    char buf[64];
 
     if (status == -1) {
         if (errno == ETIMEDOUT)
@@ -688,11 +732,34 @@ void tu_assert_child_exit_at(pid_t pid, int code, double timeout,
                         tu_errname(errno));
         _fail(file, line);
     }
+    return status;
+}
+
+void tu_assert_child_exit_at(pid_t pid, int code, double timeout,
+                             const char *file, int line)
+{
+    int status = wait_or_fail(pid, timeout, file, line);
+    char buf[64];
+
     if (!WIFEXITED(status) || WEXITSTATUS(status) != code) {
         print_error("child %d %s, expected exited %d%s\n", (int)pid,
                     tu_describe_status(status, buf, sizeof(buf)), code,
                     WIFEXITED(status) && WEXITSTATUS(status) == TU_CHILD_FAILED
                         ? " (a TU_CHILD_CHECK failed, see stderr)" : "");
+        _fail(file, line);
+    }
+}
+
+void tu_assert_child_killed_at(pid_t pid, int sig, double timeout,
+                               const char *file, int line)
+{
+    int status = wait_or_fail(pid, timeout, file, line);
+    char buf[64];
+
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != sig) {
+        print_error("child %d %s, expected killed by %s\n", (int)pid,
+                    tu_describe_status(status, buf, sizeof(buf)),
+                    evsig_signame(sig));
         _fail(file, line);
     }
 }
@@ -734,6 +801,51 @@ void tu_sigmask(int how, int sig)
 void tu_pipe(int fds[2])
 {
     assert_succeeds(pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+}
+
+void tu_blocking_pipe(int fds[2])
+{
+    assert_succeeds(pipe2(fds, O_CLOEXEC));
+}
+
+int tu_read_byte_within(int fd, int ms, unsigned char *byte)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    unsigned char b;
+    ssize_t n;
+    int r;
+
+    do
+        r = poll(&p, 1, ms);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return 0;
+    if (r < 0)
+        return -1;
+    do
+        n = read(fd, &b, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        return n == 0 || errno != EAGAIN ? -1 : 0;
+    if (byte)
+        *byte = b;
+    return 1;
+}
+
+void tu_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        p += n;
+        len -= (size_t)n;
+    }
 }
 
 long tu_rss_kb(void)

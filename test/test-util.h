@@ -154,7 +154,8 @@ bool tu_run_until(struct ev_loop *loop, bool (*done)(void *arg), void *arg,
  * errno; ECHILD if libev's default loop already reaped it: reap children
  * evsig or libev watch through evsig instead).
  *
- * tu_assert_child_exit() asserts that @pid exited normally with @code.
+ * tu_assert_child_exit() asserts that @pid exited normally with @code,
+ * tu_assert_child_killed() that signal @sig killed it.
  */
 pid_t tu_fork(void (*fn)(void *arg), void *arg);
 int tu_wait(pid_t pid, double timeout);
@@ -162,6 +163,10 @@ int tu_wait(pid_t pid, double timeout);
     tu_assert_child_exit_at((pid), (code), (timeout), __FILE__, __LINE__)
 void tu_assert_child_exit_at(pid_t pid, int code, double timeout,
                              const char *file, int line);
+#define tu_assert_child_killed(pid, sig, timeout) \
+    tu_assert_child_killed_at((pid), (sig), (timeout), __FILE__, __LINE__)
+void tu_assert_child_killed_at(pid_t pid, int sig, double timeout,
+                               const char *file, int line);
 
 /* "exited 3", "killed by SIGTERM", "killed by SIGSEGV (core dumped)". */
 const char *tu_describe_status(int status, char *buf, size_t size);
@@ -196,6 +201,21 @@ void tu_assert_same_sa_at(int sig, const struct sigaction *want,
  * call (glibc's sigaction() would add SA_RESTORER). */
 void tu_put_back_exact(int sig, const struct sigaction *sa);
 
+/* Foreign handlers: what another library in the process would install.
+ * tu_foreign_hits counts the calls of both; tu_foreign_code is the si_code
+ * of tu_foreign_sigaction()'s last call. */
+extern volatile sig_atomic_t tu_foreign_hits;
+extern volatile sig_atomic_t tu_foreign_code;
+void tu_foreign_handler(int sig);
+void tu_foreign_sigaction(int sig, siginfo_t *si, void *uctx);
+/* Install one for @sig, the way a program would: tu_foreign_sigaction if
+ * @flags has SA_SIGINFO, else tu_foreign_handler, with @flags and an
+ * unusual mask (SIGWINCH, SIGRTMIN+1, SIGRTMAX). Zeroes tu_foreign_hits
+ * and returns what sigaction() reports in @now. */
+void tu_install_foreign(int sig, int flags, struct sigaction *now);
+/* Whether the kernel runs a SA_SIGINFO handler (evsig's or any) for @sig. */
+bool tu_kernel_has_siginfo_handler(int sig);
+
 /* Small helpers. */
 
 /* sigqueue() @value to this process; 0 or -1/errno. */
@@ -210,6 +230,18 @@ void tu_sigmask(int how, int sig);
 
 /* A pipe, both ends non-blocking and close-on-exec; asserts success. */
 void tu_pipe(int fds[2]);
+/* The same, blocking. */
+void tu_blocking_pipe(int fds[2]);
+/* Wait up to @ms for one byte on @fd: 1 if read (into @byte unless NULL),
+ * 0 on timeout, -1 on EOF or error. No cmocka: usable in forked children. */
+int tu_read_byte_within(int fd, int ms, unsigned char *byte);
+/* write() all of @buf, retrying after EINTR; gives up silently on an error
+ * (no cmocka: usable in forked children). */
+void tu_write_all(int fd, const void *buf, size_t len);
+
+/* A measured figure in a test's output, "FIGURE name value", for reports. */
+#define TU_FIGURE(name, fmt, ...) \
+    print_message("FIGURE %s " fmt "\n", (name), __VA_ARGS__)
 
 /* Children of this process: all of them, and those that are zombies
  * (scanned from /proc, nothing is reaped). */

@@ -139,14 +139,6 @@ static void same_action(const struct sigaction *a, const struct sigaction *b)
         assert_int_equal(sigismember(&a->sa_mask, s), sigismember(&b->sa_mask, s));
 }
 
-static volatile sig_atomic_t foreign_hits;
-
-static void foreign_handler(int sig)
-{
-    (void)sig;
-    foreign_hits++;
-}
-
 /* --- evsig_pause() ------------------------------------------------------- */
 
 /* The cap: SIGURG with a table handler, 3 s after the start. */
@@ -269,11 +261,11 @@ static void pause_through_unhandled_signals(void *arg)
 
     TU_CHILD_CHECK(loop != NULL);
     memset(&foreign, 0, sizeof(foreign));
-    foreign.sa_handler = foreign_handler;
+    foreign.sa_handler = tu_foreign_handler;
     sigemptyset(&foreign.sa_mask);
     foreign.sa_flags = SA_RESTART;
     TU_CHILD_CHECK(sigaction(SIGUSR2, &foreign, NULL) == 0);
-    foreign_hits = 0;
+    tu_foreign_hits = 0;
     TU_CHILD_CHECK(evsig_signal(NULL, SIGTTIN, EVSIG_IGN, NULL, NULL) == 0);
     TU_CHILD_CHECK(evsig_signal(loop, SIGUSR1, count_cb, &c, NULL) == 0);
 
@@ -282,7 +274,7 @@ static void pause_through_unhandled_signals(void *arg)
     TU_CHILD_CHECK(evsig_pause(loop) == 0);
     /* The unhandled ones came and went; only the handled one ended it. */
     TU_CHILD_CHECK(unhandled->fired == 1);
-    TU_CHILD_CHECK(foreign_hits == 1);
+    TU_CHILD_CHECK(tu_foreign_hits == 1);
     TU_CHILD_CHECK(handled->fired == 1);
     TU_CHILD_CHECK(c.n[SIGUSR1] == 1);
     _exit(0);
@@ -432,7 +424,7 @@ static void wait_over_foreign_dispositions(void *arg)
 
     TU_CHILD_CHECK(loop != NULL);
     memset(&foreign, 0, sizeof(foreign));
-    foreign.sa_handler = foreign_handler;
+    foreign.sa_handler = tu_foreign_handler;
     sigemptyset(&foreign.sa_mask);
     sigaddset(&foreign.sa_mask, SIGINT);
     sigaddset(&foreign.sa_mask, SIGHUP);
@@ -443,7 +435,7 @@ static void wait_over_foreign_dispositions(void *arg)
     TU_CHILD_CHECK(sigaction(SIGWINCH, &ign, NULL) == 0);
     for (int i = 0; i < 3; i++)
         sigaction(sigs[i], NULL, &before[i]);
-    foreign_hits = 0;
+    tu_foreign_hits = 0;
 
     for (int i = 0; i < 3; i++) {
         struct shot *send = shot_new(NULL, NULL);
@@ -456,7 +448,7 @@ static void wait_over_foreign_dispositions(void *arg)
             TU_CHILD_CHECK(tu_same_sigaction(&after, &before[j]));
         }
     }
-    TU_CHILD_CHECK(foreign_hits == 0);   /* consumed, not passed on */
+    TU_CHILD_CHECK(tu_foreign_hits == 0);   /* consumed, not passed on */
     _exit(0);
 }
 

@@ -121,49 +121,6 @@ static void spin(struct ev_loop *loop)
         ev_run(loop, EVRUN_NOWAIT);
 }
 
-static bool kernel_has_siginfo_handler(int sig)
-{
-    struct sigaction sa;
-
-    tu_read_sa(sig, &sa);
-    return (sa.sa_flags & SA_SIGINFO) && sa.sa_sigaction != NULL;
-}
-
-/* Put back a disposition exactly, through the raw system call. */
-static volatile sig_atomic_t foreign_hits;
-static volatile sig_atomic_t foreign_last_code;
-
-static void foreign_handler(int sig, siginfo_t *si, void *uctx)
-{
-    (void)sig;
-    (void)uctx;
-    foreign_hits++;
-    foreign_last_code = si->si_code;
-}
-
-/* foreign_handler with SA_SIGINFO, @flags and a specific mask. */
-static void install_foreign_with(int sig, int flags, struct sigaction *out)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = foreign_handler;
-    sa.sa_flags = SA_SIGINFO | flags;
-    sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIGINT);
-    sigaddset(&sa.sa_mask, SIGRTMIN + 2);
-    sigaddset(&sa.sa_mask, SIGRTMAX);
-    assert_int_equal(sigaction(sig, &sa, NULL), 0);
-    foreign_hits = 0;
-    tu_read_sa(sig, out);
-}
-
-/* ... with SA_ONSTACK, as a careful library would. */
-static void install_foreign(int sig, struct sigaction *out)
-{
-    install_foreign_with(sig, SA_ONSTACK, out);
-}
-
 /* Whether ev_run(loop, 0) returns by itself (within @cap seconds). */
 static bool ev_run_returns(struct ev_loop *loop, double cap)
 {
@@ -173,18 +130,6 @@ static bool ev_run_returns(struct ev_loop *loop, double cap)
     ev_run(loop, 0);
     tu_guard_stop(&g);
     return !g.fired;
-}
-
-static void assert_killed_by(pid_t pid, int sig)
-{
-    int status = tu_wait(pid, 10);
-    char buf[64];
-
-    if (status == -1)
-        fail_msg("child %d: %s", (int)pid, tu_errname(errno));
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != sig)
-        fail_msg("child %s, expected killed by %s",
-                 tu_describe_status(status, buf, sizeof(buf)), evsig_signame(sig));
 }
 
 /* --- dispatch ------------------------------------------------------------ */
@@ -412,7 +357,7 @@ static void test_starting_an_active_watcher_is_harmless_one_call_and_one_referen
     assert_int_equal(evsig_watch(loop, &w, SIGUSR1, log_cb, &other, EVSIG_NOREF), 0);
     assert_int_equal(evsig_watch(loop, &w, SIGUSR2, log_cb, &other, 0), 0);
     assert_true(evsig_is_active(&w));
-    assert_false(kernel_has_siginfo_handler(SIGUSR2));   /* not bound */
+    assert_false(tu_kernel_has_siginfo_handler(SIGUSR2));   /* not bound */
 
     raise(SIGUSR1);
     assert_true(TU_RUN_UNTIL(loop, t.n >= 1, 5));
@@ -560,7 +505,7 @@ static void test_a_second_quick_delivery_to_a_oneshot_only_signal_meets_the_defa
     (void)unused;
 
     pid = tu_fork(child_oneshot_then_default, NULL);
-    assert_killed_by(pid, SIGUSR2);
+    tu_assert_child_killed(pid, SIGUSR2, 10);
 }
 
 static void test_a_second_delivery_after_a_oneshot_goes_to_the_table_handler(void **unused)
@@ -609,7 +554,7 @@ static void test_a_oneshot_watcher_may_rearm_itself_from_its_callback(void **unu
         raise(SIGUSR1);
         assert_true(TU_RUN_UNTIL(loop, t.n == i, 5));
         assert_int_equal(evsig_is_active(&w), i < 3);
-        assert_int_equal(kernel_has_siginfo_handler(SIGUSR1), i < 3);
+        assert_int_equal(tu_kernel_has_siginfo_handler(SIGUSR1), i < 3);
     }
     spin(loop);
     assert_int_equal(t.n, 3);
@@ -776,28 +721,28 @@ static void test_the_last_watcher_stopping_puts_back_a_foreign_handler_exactly(v
     (void)unused;
 
     tu_read_sa(SIGUSR1, &orig);
-    install_foreign(SIGUSR1, &foreign);
+    tu_install_foreign(SIGUSR1, SA_SIGINFO | SA_ONSTACK, &foreign);
     assert_succeeds(evsig_watch(loop, &a, SIGUSR1, log_cb, &t, 0));
     assert_succeeds(evsig_watch(loop, &b, SIGUSR1, log_cb, &t, 0));
-    assert_true(kernel_has_siginfo_handler(SIGUSR1));
+    assert_true(tu_kernel_has_siginfo_handler(SIGUSR1));
     {
         struct sigaction now;
 
         tu_read_sa(SIGUSR1, &now);
-        assert_ptr_not_equal(now.sa_sigaction, foreign_handler);
+        assert_ptr_not_equal(now.sa_sigaction, tu_foreign_sigaction);
     }
     assert_succeeds(evsig_getsignal(SIGUSR1, &act));
     assert_ptr_equal(act.handler, EVSIG_NONE);   /* what the process had */
     raise(SIGUSR1);
     assert_true(TU_RUN_UNTIL(loop, t.n == 2, 5));
-    assert_int_equal(foreign_hits, 0);
+    assert_int_equal(tu_foreign_hits, 0);
 
     assert_succeeds(evsig_unwatch(&a));
-    assert_true(kernel_has_siginfo_handler(SIGUSR1));   /* b still holds it */
+    assert_true(tu_kernel_has_siginfo_handler(SIGUSR1));   /* b still holds it */
     assert_succeeds(evsig_unwatch(&b));
     tu_assert_same_sa(SIGUSR1, &foreign);
     raise(SIGUSR1);
-    assert_int_equal(foreign_hits, 1);
+    assert_int_equal(tu_foreign_hits, 1);
 
     /* The signal is the program's again: a handler it installs now is
      * what a later watcher cycle (and evsig_reset()) puts back. */
@@ -827,11 +772,11 @@ static void test_the_last_watcher_stopping_installs_sig_dfl_or_sig_ign_as_the_ta
     (void)unused;
 
     tu_read_sa(SIGUSR2, &orig);
-    install_foreign(SIGUSR2, &foreign);
+    tu_install_foreign(SIGUSR2, SA_SIGINFO | SA_ONSTACK, &foreign);
 
     assert_succeeds(evsig_watch(loop, &w, SIGUSR2, log_cb, &t, 0));
     assert_succeeds(evsig_signal(NULL, SIGUSR2, EVSIG_IGN, NULL, NULL));
-    assert_true(kernel_has_siginfo_handler(SIGUSR2));   /* the watcher holds it */
+    assert_true(tu_kernel_has_siginfo_handler(SIGUSR2));   /* the watcher holds it */
     raise(SIGUSR2);
     assert_true(TU_RUN_UNTIL(loop, t.n == 1, 5));
     assert_succeeds(evsig_unwatch(&w));
@@ -850,7 +795,7 @@ static void test_the_last_watcher_stopping_installs_sig_dfl_or_sig_ign_as_the_ta
     assert_succeeds(evsig_signal(loop, SIGUSR2, table_cb, &t, NULL));
     assert_succeeds(evsig_watch(loop, &w, SIGUSR2, log_cb, &t, 0));
     assert_succeeds(evsig_unwatch(&w));
-    assert_true(kernel_has_siginfo_handler(SIGUSR2));
+    assert_true(tu_kernel_has_siginfo_handler(SIGUSR2));
     raise(SIGUSR2);
     assert_true(TU_RUN_UNTIL(loop, t.n == 2, 5));
 
@@ -872,15 +817,15 @@ static void test_a_delivery_caught_for_a_watcher_stopped_before_dispatch_goes_to
     /* Without SA_ONSTACK: valgrind 3.19 cannot build a signal frame for an
      * SA_ONSTACK handler with no alternate stack set when the signal is
      * delivered on pthread_sigmask()'s return. */
-    install_foreign_with(SIGUSR1, SA_RESTART, &foreign);
+    tu_install_foreign(SIGUSR1, SA_SIGINFO | SA_RESTART, &foreign);
     assert_succeeds(evsig_watch(loop, &w, SIGUSR1, log_cb, &t, 0));
     assert_int_equal(kill(getpid(), SIGUSR1), 0);   /* caught, not dispatched */
-    assert_int_equal(foreign_hits, 0);
+    assert_int_equal(tu_foreign_hits, 0);
     assert_succeeds(evsig_unwatch(&w));
     spin(loop);
     assert_int_equal(t.n, 0);            /* not passed to a stopped watcher */
-    assert_int_equal(foreign_hits, 1);   /* but to the disposition in place */
-    assert_int_equal(foreign_last_code, SI_USER);
+    assert_int_equal(tu_foreign_hits, 1);   /* but to the disposition in place */
+    assert_int_equal(tu_foreign_code, SI_USER);
     tu_put_back_exact(SIGUSR1, &orig);
 }
 
@@ -976,10 +921,10 @@ static void check_many(struct ev_loop *loop, const int *sigs)
                 expect[n++] = i;
         }
         if (!n) {
-            assert_false(kernel_has_siginfo_handler(sigs[s]));
+            assert_false(tu_kernel_has_siginfo_handler(sigs[s]));
             continue;
         }
-        assert_true(kernel_has_siginfo_handler(sigs[s]));
+        assert_true(tu_kernel_has_siginfo_handler(sigs[s]));
         qsort(expect, (size_t)n, sizeof(int), cmp_by_seq);
         log_reset();
         assert_int_equal(tu_sigqueue_self(sigs[s], s), 0);
@@ -1085,7 +1030,7 @@ static void test_a_watch_refused_on_a_signalfd_loop_leaves_no_trace(void **unuse
      * handler: getsignal must report it (EVSIG_NONE), and a watcher cycle
      * must put it back, not what the process had at the refused call.
      */
-    install_foreign(SIGUSR1, &foreign);
+    tu_install_foreign(SIGUSR1, SA_SIGINFO | SA_ONSTACK, &foreign);
     assert_succeeds(evsig_getsignal(SIGUSR1, &act));
     assert_ptr_equal(act.handler, EVSIG_NONE);
     assert_succeeds(evsig_watch(loop, &w, SIGUSR1, log_cb, &t, 0));
