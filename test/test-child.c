@@ -106,6 +106,22 @@ static void child_wait_gate(const struct gate *g)
         ;
 }
 
+/* evsig_fork_and_watch() a child that exits with @code, at once or, with
+ * @g, once the parent opens that gate. Returns its pid, in the parent. */
+static pid_t watch_exiting(struct ev_loop *loop, evsig_child_cb cb, void *data,
+                           int flags, const struct gate *g, int code)
+{
+    pid_t pid = assert_succeeds(evsig_fork_and_watch(loop, cb, data, flags));
+
+    if (pid == 0) {
+        child_begin(g);
+        if (g)
+            child_wait_gate(g);
+        _exit(code);
+    }
+    return pid;
+}
+
 /* For tu_fork(): a raw fork() child that waits on a gate, then exits 0. */
 static void raw_wait_gate_main(void *arg)
 {
@@ -548,11 +564,7 @@ static void test_a_childs_exit_code_reaches_its_callback(void **unused)
     pid_t pid;
 
     (void)unused;
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-    if (pid == 0) {
-        child_begin(NULL);
-        _exit(42);
-    }
+    pid = watch_exiting(loop, rec_cb, &rec, 0, NULL, 42);
     assert_true(TU_RUN_UNTIL(loop, rec.calls > 0, 5.0));
     assert_int_equal(rec.calls, 1);
     assert_int_equal(rec.pid, pid);
@@ -599,11 +611,7 @@ static void test_the_callback_runs_before_the_sigchld_table_handler_once_each_pe
 
     (void)unused;
     assert_succeeds(evsig_signal(loop, SIGCHLD, chld_handler, &log, NULL));
-    a = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &ra, 0));
-    if (a == 0) {
-        child_begin(NULL);
-        _exit(3);
-    }
+    a = watch_exiting(loop, rec_cb, &ra, 0, NULL, 3);
     b = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rb, 0));
     if (b == 0) {
         child_begin(NULL);
@@ -671,23 +679,13 @@ static void check_sigchld_disposition_keeps_watching(evsig_handler disp)
 
     /* From a handler to @disp, while a child is watched. */
     assert_succeeds(evsig_signal(loop, SIGCHLD, chld_handler, &log, NULL));
-    p1 = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &r1, 0));
-    if (p1 == 0) {
-        child_begin(g1);
-        child_wait_gate(g1);
-        _exit(4);
-    }
+    p1 = watch_exiting(loop, rec_cb, &r1, 0, g1, 4);
     assert_succeeds(evsig_signal(loop, SIGCHLD, disp, NULL, NULL));
     assert_succeeds(evsig_getsignal(SIGCHLD, &act));
     assert_ptr_equal((void *)act.handler, (void *)disp);
     assert_kernel_sigchld_reaps();
 
-    p2 = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &r2, 0));
-    if (p2 == 0) {
-        child_begin(g2);
-        child_wait_gate(g2);
-        _exit(5);
-    }
+    p2 = watch_exiting(loop, rec_cb, &r2, 0, g2, 5);
     assert_kernel_sigchld_reaps();
 
     gate_open(g1);
@@ -730,11 +728,7 @@ static void test_waitpid_returns_a_watched_childs_status_once_then_echild(void *
     pid_t pid;
 
     (void)unused;
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-    if (pid == 0) {
-        child_begin(NULL);
-        _exit(7);
-    }
+    pid = watch_exiting(loop, rec_cb, &rec, 0, NULL, 7);
     assert_int_equal(evsig_waitpid(loop, pid, &status, 0), pid);
     assert_exited(status, 7);
     assert_int_equal(rec.calls, 1);   /* the loop ran while it waited */
@@ -754,12 +748,7 @@ static void test_waitpid_wnohang_on_a_running_child_returns_zero(void **unused)
     pid_t pid;
 
     (void)unused;
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-    if (pid == 0) {
-        child_begin(g);
-        child_wait_gate(g);
-        _exit(8);
-    }
+    pid = watch_exiting(loop, rec_cb, &rec, 0, g, 8);
     assert_int_equal(evsig_waitpid(loop, pid, &status, WNOHANG), 0);
     assert_int_equal(rec.calls, 0);
     assert_true(running(pid));
@@ -782,12 +771,7 @@ static void test_waitpid_wnohang_reports_an_exit_the_loop_has_not_processed_afte
 
     (void)unused;
     assert_succeeds(evsig_signal(loop, SIGCHLD, chld_handler, &log, NULL));
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-    if (pid == 0) {
-        child_begin(g);
-        child_wait_gate(g);
-        _exit(9);
-    }
+    pid = watch_exiting(loop, rec_cb, &rec, 0, g, 9);
     gate_open(g);
     wait_zombie(pid);   /* exited; the loop has not run since */
     assert_int_equal(rec.calls, 0);
@@ -855,18 +839,8 @@ static void test_waitpid_minus_one_with_none_exited_waits_for_the_next_exit(void
     double t0;
 
     (void)unused;
-    a = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &ra, 0));
-    if (a == 0) {
-        child_begin(ga);
-        child_wait_gate(ga);
-        _exit(10);
-    }
-    b = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rb, 0));
-    if (b == 0) {
-        child_begin(gb);
-        child_wait_gate(gb);
-        _exit(11);
-    }
+    a = watch_exiting(loop, rec_cb, &ra, 0, ga, 10);
+    b = watch_exiting(loop, rec_cb, &rb, 0, gb, 11);
     opener = shot_start(loop, 0.1, 0., gb);
     t0 = ev_time();
     assert_int_equal(evsig_waitpid(loop, -1, &status, 0), b);
@@ -890,12 +864,7 @@ static void test_waitpid_minus_one_wnohang_with_none_exited_returns_zero(void **
     pid_t pid;
 
     (void)unused;
-    pid = assert_succeeds(evsig_fork_and_watch(loop, NULL, NULL, 0));
-    if (pid == 0) {
-        child_begin(g);
-        child_wait_gate(g);
-        _exit(12);
-    }
+    pid = watch_exiting(loop, NULL, NULL, 0, g, 12);
     assert_int_equal(evsig_waitpid(loop, -1, &status, WNOHANG), 0);
     assert_true(running(pid));
     gate_open(g);
@@ -913,12 +882,7 @@ static void test_a_timer_keeps_firing_while_waitpid_waits(void **unused)
     pid_t pid;
 
     (void)unused;
-    pid = assert_succeeds(evsig_fork_and_watch(loop, NULL, NULL, 0));
-    if (pid == 0) {
-        child_begin(g);
-        child_wait_gate(g);
-        _exit(13);
-    }
+    pid = watch_exiting(loop, NULL, NULL, 0, g, 13);
     tick = shot_start(loop, 0.02, 0.02, NULL);
     opener = shot_start(loop, 0.3, 0., g);
     t0 = ev_time();
@@ -946,12 +910,7 @@ static void test_waitpid_timeout_fails_with_etimedout_on_time_and_the_child_stay
     pid_t pid;
 
     (void)unused;
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-    if (pid == 0) {
-        child_begin(g);
-        child_wait_gate(g);
-        _exit(14);
-    }
+    pid = watch_exiting(loop, rec_cb, &rec, 0, g, 14);
     /* Let the loop's cached time go stale by 0.35 s (this synchronises
      * nothing): a deadline armed without ev_now_update() would expire at
      * once. */
@@ -1057,19 +1016,10 @@ static void test_the_child_of_evsig_fork_inherits_no_watches_and_no_results(void
 
     (void)unused;
     /* r: exited, reaped, its result kept and not collected. */
-    r = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rr, 0));
-    if (r == 0) {
-        child_begin(NULL);
-        _exit(15);
-    }
+    r = watch_exiting(loop, rec_cb, &rr, 0, NULL, 15);
     assert_true(TU_RUN_UNTIL(loop, rr.calls > 0, 5.0));
     /* a: watched, running. */
-    a = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &ra, 0));
-    if (a == 0) {
-        child_begin(ga);
-        child_wait_gate(ga);
-        _exit(16);
-    }
+    a = watch_exiting(loop, rec_cb, &ra, 0, ga, 16);
 
     c = assert_succeeds(evsig_fork(loop));
     if (c == 0) {
@@ -1131,12 +1081,7 @@ static void test_ev_run_in_the_child_of_evsig_fork_is_not_kept_alive_by_the_pare
     pid_t a, c;
 
     (void)unused;
-    a = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &ra, 0));
-    if (a == 0) {
-        child_begin(ga);
-        child_wait_gate(ga);
-        _exit(18);
-    }
+    a = watch_exiting(loop, rec_cb, &ra, 0, ga, 18);
     c = assert_succeeds(evsig_fork(loop));
     if (c == 0) {
         child_begin(NULL);
@@ -1155,6 +1100,7 @@ static void test_ev_run_in_the_child_of_evsig_fork_is_not_kept_alive_by_the_pare
     assert_true(took >= 0.09);
     assert_int_equal(opener->fired, 1);
     assert_int_equal(ra.calls, 1);
+    assert_int_equal(ra.pid, a);
     assert_exited(ra.status, 18);
     shot_stop(opener);
 }
@@ -1329,12 +1275,7 @@ static void test_unwatch_stops_the_callback_and_the_result_stays_collectable(voi
 
     (void)unused;
     assert_succeeds(evsig_signal(loop, SIGCHLD, chld_handler, &log, NULL));
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-    if (pid == 0) {
-        child_begin(g);
-        child_wait_gate(g);
-        _exit(25);
-    }
+    pid = watch_exiting(loop, rec_cb, &rec, 0, g, 25);
     assert_succeeds(evsig_child_unwatch(loop, pid));
     assert_fails_with(evsig_child_unwatch(loop, pid), ECHILD);
 
@@ -1366,12 +1307,7 @@ static void test_ev_run_returns_while_a_noref_watched_child_still_runs(void **un
     pid_t pid;
 
     (void)unused;
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, EVSIG_NOREF));
-    if (pid == 0) {
-        child_begin(g);
-        child_wait_gate(g);
-        _exit(26);
-    }
+    pid = watch_exiting(loop, rec_cb, &rec, EVSIG_NOREF, g, 26);
     took = run_bounded(loop, 3.0);
     assert_true(took >= 0 && took < 1.0);
     assert_true(running(pid));
@@ -1396,12 +1332,7 @@ static void test_ev_run_keeps_running_until_a_watched_child_exits(void **unused)
     pid_t pid, w;
 
     (void)unused;
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-    if (pid == 0) {
-        child_begin(g);
-        child_wait_gate(g);
-        _exit(27);
-    }
+    pid = watch_exiting(loop, rec_cb, &rec, 0, g, 27);
     opener = shot_start(loop, 0.2, 0., g);
     took = run_bounded(loop, 5.0);
     assert_true(took >= 0.19);
@@ -1436,12 +1367,7 @@ static void test_kill_signals_a_running_watched_child(void **unused)
     pid_t pid;
 
     (void)unused;
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-    if (pid == 0) {
-        child_begin(g);
-        child_wait_gate(g);
-        _exit(28);
-    }
+    pid = watch_exiting(loop, rec_cb, &rec, 0, g, 28);
     assert_succeeds(evsig_kill(loop, pid, 0));
     assert_succeeds(evsig_kill(loop, pid, SIGTERM));
     assert_int_equal(evsig_waitpid(loop, pid, &status, 0), pid);
@@ -1457,11 +1383,7 @@ static void test_kill_of_a_reaped_watched_child_fails_with_esrch(void **unused)
     pid_t pid;
 
     (void)unused;
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-    if (pid == 0) {
-        child_begin(NULL);
-        _exit(29);
-    }
+    pid = watch_exiting(loop, rec_cb, &rec, 0, NULL, 29);
     assert_true(TU_RUN_UNTIL(loop, rec.calls > 0, 5.0));
     assert_fails_with(evsig_kill(loop, pid, 0), ESRCH);
     assert_fails_with(evsig_kill(loop, pid, SIGKILL), ESRCH);
@@ -1507,11 +1429,7 @@ static void test_kill_never_signals_a_process_that_reused_a_reaped_watched_child
     (void)unused;
     for (int attempt = 0; attempt < 5 && reuser != pid; attempt++) {
         rec = (struct exit_rec){ 0 };
-        pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-        if (pid == 0) {
-            child_begin(NULL);
-            _exit(30);
-        }
+        pid = watch_exiting(loop, rec_cb, &rec, 0, NULL, 30);
         assert_true(TU_RUN_UNTIL(loop, rec.calls > 0, 5.0));
         g = gate_new();
         reuser = fork_at_pid(pid, g);
@@ -1553,11 +1471,7 @@ static void test_a_pid_reused_by_an_unwatched_child_never_runs_the_old_childs_ca
     for (int attempt = 0; attempt < 5 && reuser != pid; attempt++) {
         rec = (struct exit_rec){ 0 };
         log.calls = 0;
-        pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-        if (pid == 0) {
-            child_begin(NULL);
-            _exit(47);
-        }
+        pid = watch_exiting(loop, rec_cb, &rec, 0, NULL, 47);
         assert_true(TU_RUN_UNTIL(loop, rec.calls > 0 && log.calls > 0, 5.0));
         g = gate_new();
         reuser = fork_at_pid(pid, g);
@@ -1601,19 +1515,11 @@ static void test_an_uncollected_result_is_dropped_at_an_exit_after_its_ttl(void 
     assert_fails_with(evsig_child_set_result_ttl(NAN), EINVAL);
     assert_succeeds(evsig_child_set_result_ttl(0.2));
 
-    a = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &ra, 0));
-    if (a == 0) {
-        child_begin(NULL);
-        _exit(31);
-    }
+    a = watch_exiting(loop, rec_cb, &ra, 0, NULL, 31);
     assert_true(TU_RUN_UNTIL(loop, ra.calls > 0, 5.0));
     assert_false(TU_RUN_UNTIL(loop, false, 0.3));   /* 0.3 s of loop time */
 
-    b = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rb, 0));
-    if (b == 0) {
-        child_begin(NULL);
-        _exit(32);
-    }
+    b = watch_exiting(loop, rec_cb, &rb, 0, NULL, 32);
     assert_true(TU_RUN_UNTIL(loop, rb.calls > 0, 5.0));   /* b's exit prunes */
 
     /* Gone already, before any evsig_waitpid() looks: a late watch finds
@@ -1635,18 +1541,10 @@ static void test_a_result_younger_than_the_ttl_is_kept(void **unused)
     (void)unused;
     /* The default TTL, EVSIG_RESULT_TTL (60 s), after the same steps as
      * above: a mere exit does not drop other results. */
-    a = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &ra, 0));
-    if (a == 0) {
-        child_begin(NULL);
-        _exit(33);
-    }
+    a = watch_exiting(loop, rec_cb, &ra, 0, NULL, 33);
     assert_true(TU_RUN_UNTIL(loop, ra.calls > 0, 5.0));
     assert_false(TU_RUN_UNTIL(loop, false, 0.3));
-    b = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rb, 0));
-    if (b == 0) {
-        child_begin(NULL);
-        _exit(34);
-    }
+    b = watch_exiting(loop, rec_cb, &rb, 0, NULL, 34);
     assert_true(TU_RUN_UNTIL(loop, rb.calls > 0, 5.0));
     assert_int_equal(evsig_waitpid(loop, a, &status, WNOHANG), a);
     assert_exited(status, 33);
@@ -1665,18 +1563,8 @@ static void test_waitpid_minus_one_wnohang_reports_an_exit_the_loop_has_not_proc
 
     (void)unused;
     assert_succeeds(evsig_signal(loop, SIGCHLD, chld_handler, &log, NULL));
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-    if (pid == 0) {
-        child_begin(g);
-        child_wait_gate(g);
-        _exit(36);
-    }
-    other = assert_succeeds(evsig_fork_and_watch(loop, NULL, NULL, 0));
-    if (other == 0) {
-        child_begin(g2);
-        child_wait_gate(g2);
-        _exit(37);
-    }
+    pid = watch_exiting(loop, rec_cb, &rec, 0, g, 36);
+    other = watch_exiting(loop, NULL, NULL, 0, g2, 37);
     gate_open(g);
     wait_zombie(pid);
     assert_int_equal(rec.calls, 0);
@@ -1698,17 +1586,9 @@ static void test_a_result_is_handed_out_once_whichever_path_collects_it(void **u
     pid_t a, b;
 
     (void)unused;
-    a = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &ra, 0));
-    if (a == 0) {
-        child_begin(NULL);
-        _exit(38);
-    }
+    a = watch_exiting(loop, rec_cb, &ra, 0, NULL, 38);
     assert_true(TU_RUN_UNTIL(loop, ra.calls > 0, 5.0));
-    b = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rb, 0));
-    if (b == 0) {
-        child_begin(NULL);
-        _exit(39);
-    }
+    b = watch_exiting(loop, rec_cb, &rb, 0, NULL, 39);
     assert_true(TU_RUN_UNTIL(loop, rb.calls > 0, 5.0));
 
     /* b by pid, then a through -1: -1 must not hand b out again. */
@@ -1770,11 +1650,7 @@ static void test_waitpid_and_fork_and_watch_work_from_inside_a_child_callback(vo
         child_wait_gate(g);
         _exit(40);
     }
-    first = assert_succeeds(evsig_fork_and_watch(loop, nested_cb, &n, 0));
-    if (first == 0) {
-        child_begin(NULL);
-        _exit(41);
-    }
+    first = watch_exiting(loop, nested_cb, &n, 0, NULL, 41);
     assert_true(TU_RUN_UNTIL(loop, n.calls > 0 && n.forked_rec.calls > 0, 10.0));
     assert_int_equal(n.calls, 1);
     assert_int_equal(n.got, n.target);
@@ -1815,12 +1691,7 @@ static void test_a_stopped_and_continued_child_is_reported_once_at_its_exit(void
 
     (void)unused;
     assert_succeeds(evsig_signal(loop, SIGCHLD, chld_handler, &log, NULL));
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-    if (pid == 0) {
-        child_begin(g);
-        child_wait_gate(g);
-        _exit(43);
-    }
+    pid = watch_exiting(loop, rec_cb, &rec, 0, g, 43);
     assert_succeeds(evsig_kill(loop, pid, SIGSTOP));
     assert_true(TU_RUN_UNTIL(loop, proc_state(pid) == 'T', 5.0));
     assert_false(TU_RUN_UNTIL(loop, rec.calls || log.calls, 0.1));
@@ -1847,12 +1718,7 @@ static void test_watching_a_watched_child_again_replaces_its_callback_and_flags(
     pid_t pid;
 
     (void)unused;
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &r1, 0));
-    if (pid == 0) {
-        child_begin(g);
-        child_wait_gate(g);
-        _exit(44);
-    }
+    pid = watch_exiting(loop, rec_cb, &r1, 0, g, 44);
     assert_succeeds(evsig_child_watch(loop, pid, rec_cb, &r2, EVSIG_NOREF));
     took = run_bounded(loop, 3.0);   /* the NOREF took the reference away */
     assert_true(took >= 0 && took < 1.0);
@@ -1925,12 +1791,7 @@ static void test_bad_input_fails_with_the_exact_errno_forks_nothing_and_changes_
 
     (void)unused;
     other_loop = tu_new_loop();
-    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
-    if (pid == 0) {
-        child_begin(g);
-        child_wait_gate(g);
-        _exit(35);
-    }
+    pid = watch_exiting(loop, rec_cb, &rec, 0, g, 35);
     unwatched = tu_fork(raw_wait_gate_main, gu);
     assert_int_equal(sigaction(SIGCHLD, NULL, &before), 0);
 
