@@ -300,17 +300,18 @@ static void on_term(struct ev_loop *loop, const evsig_info *info, void *data)
     if (w->draining)
         return;
     w->draining = true;
-    log_event("%s from pid %ld: no longer accepting; finishing %u connection%s",
-              evsig_signame(info->signo), (long)info->pid, w->nconns,
-              w->nconns == 1 ? "" : "s");
 
     /* Our copy of the listening socket goes; the socket itself stays open
-     * (the master and the other workers hold it), so clients are queued
-     * for the others, never refused. */
+     * while the master or another worker holds it, so clients are queued
+     * for the others, never refused. (Logged after the close: once every
+     * process has said so, the port refuses connections.) */
     ev_io_stop(loop, &w->accept_w);
     ev_timer_stop(loop, &w->pause_w);
     close(w->cfg.listen_fd);
     w->cfg.listen_fd = -1;
+    log_event("%s from pid %ld: no longer accepting; finishing %u connection%s",
+              evsig_signame(info->signo), (long)info->pid, w->nconns,
+              w->nconns == 1 ? "" : "s");
 
     /* Close the idle connections now. Read first: bytes the client sent
      * before the SIGTERM may wait in the socket, unread; they make the
