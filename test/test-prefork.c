@@ -876,6 +876,61 @@ static void test_demo_exits_0_in_under_10_seconds(void **state)
     assert_int_equal(scan_proc(s->pid, true, left, MAXP), 0);
 }
 
+/* The master dies without shutting down (SIGKILL, a crash): its workers
+ * get SIGTERM from the kernel (PR_SET_PDEATHSIG), finish and exit, so no
+ * orphan keeps serving the port. */
+static void test_workers_finish_when_the_master_is_killed(void **state)
+{
+    struct server *s = *state;
+    pid_t pids[MAXP], left[MAXP];
+    double end;
+
+    start_listening(s, ARGS("--workers", "2"));
+    assert_true(wait_workers(s, 2, NULL, 0, pids, 5));
+    assert_succeeds(kill(s->pid, SIGKILL));
+    assert_true(wait_exit(s, 5));
+    assert_true(WIFSIGNALED(s->status) && WTERMSIG(s->status) == SIGKILL);
+
+    end = now() + 5;
+    while (scan_proc(s->pid, true, left, MAXP) > 0) {
+        assert_true(now() < end);
+        pump(s, 10);
+    }
+    for (int i = 0; i < 2; i++) {
+        char logline[64];
+
+        snprintf(logline, sizeof(logline), "[worker %ld] exiting", (long)pids[i]);
+        assert_true(wait_for(s, &s->err, logline, 1));
+    }
+    assert_int_equal(request(s->port, "anyone?"), -ECONNREFUSED);
+}
+
+/* A port another socket listens on: a clear message and exit 1, no worker
+ * forked. */
+static void test_a_port_in_use_is_an_error_exiting_1(void **state)
+{
+    struct server *s = *state;
+    struct sockaddr_in addr = { .sin_family = AF_INET,
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(addr);
+    char port[16];
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    assert_succeeds(bind(fd, (struct sockaddr *)&addr, sizeof(addr)));
+    assert_succeeds(listen(fd, 1));
+    assert_succeeds(getsockname(fd, (struct sockaddr *)&addr, &len));
+    snprintf(port, sizeof(port), "%d", ntohs(addr.sin_port));
+
+    start(s, ARGS("--port", port));
+    assert_true(wait_exit(s, 5));
+    close(fd);
+    assert_exit_code(s, 1);
+    assert_true(has(&s->err, "Address already in use"));
+    assert_false(has(&s->err, "started"));
+    assert_false(has(&s->out, "listening on"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -890,6 +945,8 @@ int main(void)
         T(test_crash_on_start_backs_off_instead_of_fork_bombing),
         T(test_restart_whose_workers_crash_keeps_the_old_ones),
         T(test_sigusr1_prints_a_status_table),
+        T(test_workers_finish_when_the_master_is_killed),
+        T(test_a_port_in_use_is_an_error_exiting_1),
         T(test_bad_options_are_usage_errors_exiting_2),
         T(test_help_prints_usage_on_stdout_and_exits_0),
         T(test_demo_exits_0_in_under_10_seconds),
