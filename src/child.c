@@ -240,6 +240,7 @@ void evsig__child_reset(void)
         child.loop = NULL;
     }
     evsig__pidtab_forget();
+    child.running_watched = 0;
     child.ttl_set = false;
 }
 

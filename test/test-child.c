@@ -1354,6 +1354,26 @@ static void test_ev_run_keeps_running_until_a_watched_child_exits(void **unused)
     shot_stop(opener);
 }
 
+/* evsig_reset() forgets every watch: a child watched before it is, after
+ * it, an unwatched child like any other, so evsig_waitpid(-1) (no watched
+ * children left) collects its exit instead of waiting for a watched one. */
+static void test_after_reset_a_formerly_watched_child_is_collected_by_waitpid_minus_one(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec rec = { 0 };
+    struct gate *g = gate_new();
+    int status = -1;
+    pid_t pid;
+
+    (void)unused;
+    pid = watch_exiting(loop, rec_cb, &rec, 0, g, 45);
+    assert_succeeds(evsig_reset());
+    gate_open(g);
+    assert_int_equal(evsig_waitpid_timeout(loop, -1, &status, 5.0), pid);
+    assert_exited(status, 45);
+    assert_int_equal(rec.calls, 0);   /* the watch went with the reset */
+}
+
 /* ======================================================================== *
  * evsig_kill()
  * ======================================================================== */
@@ -1920,6 +1940,7 @@ int main(void)
         T(test_unwatch_stops_the_callback_and_the_result_stays_collectable),
         T(test_ev_run_returns_while_a_noref_watched_child_still_runs),
         T(test_ev_run_keeps_running_until_a_watched_child_exits),
+        T(test_after_reset_a_formerly_watched_child_is_collected_by_waitpid_minus_one),
         T(test_kill_signals_a_running_watched_child),
         T(test_kill_of_a_reaped_watched_child_fails_with_esrch),
         T(test_kill_never_signals_a_process_that_reused_a_reaped_watched_childs_pid),
