@@ -1263,6 +1263,72 @@ static void test_a_late_watch_of_a_child_libev_reaped_calls_back_on_the_next_ite
     assert_false(TU_RUN_UNTIL(loop, rec.calls > 1, 0.1));
 }
 
+/* Late watches join the watched children's results in exit order: the
+ * callbacks run oldest first (also when an older result is not late), and
+ * evsig_waitpid(-1) hands the results out in the order the children
+ * exited, whenever each was watched. */
+static void test_late_watches_keep_results_in_exit_order(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec ra = { 0 }, rb = { 0 }, rc = { 0 }, rd = { 0 };
+    int status = -1;
+    pid_t a, b, c, d;
+
+    (void)unused;
+    start_keeping_results(loop);
+    a = tu_fork(raw_exit_main, (void *)(intptr_t)51);        /* unwatched */
+    assert_true(TU_RUN_UNTIL(loop, gone(a), 5.0));
+    b = watch_exiting(loop, rec_cb, &rb, 0, NULL, 52);
+    assert_true(TU_RUN_UNTIL(loop, rb.calls == 1, 5.0));
+    c = tu_fork(raw_exit_main, (void *)(intptr_t)53);        /* unwatched */
+    assert_true(TU_RUN_UNTIL(loop, gone(c), 5.0));
+    d = watch_exiting(loop, rec_cb, &rd, 0, NULL, 54);
+    assert_true(TU_RUN_UNTIL(loop, rd.calls == 1, 5.0));
+
+    /* Watched late, newest first: c lands between b and d, a before b. */
+    assert_succeeds(evsig_child_watch(loop, c, rec_cb, &rc, 0));
+    assert_succeeds(evsig_child_watch(loop, a, rec_cb, &ra, 0));
+    assert_true(TU_RUN_UNTIL(loop, ra.calls == 1 && rc.calls == 1, 5.0));
+    assert_true(ra.seq < rc.seq);
+    assert_int_equal(rb.calls, 1);
+    assert_int_equal(rd.calls, 1);
+
+    assert_int_equal(evsig_waitpid(loop, -1, &status, WNOHANG), a);
+    assert_exited(status, 51);
+    assert_int_equal(evsig_waitpid(loop, -1, &status, WNOHANG), b);
+    assert_exited(status, 52);
+    assert_int_equal(evsig_waitpid(loop, -1, &status, WNOHANG), c);
+    assert_exited(status, 53);
+    assert_int_equal(evsig_waitpid(loop, -1, &status, WNOHANG), d);
+    assert_exited(status, 54);
+}
+
+/* A result past its TTL but not yet dropped can still be watched; once its
+ * report is pending it is not dropped before the report ran. */
+static void test_a_late_watch_keeps_a_result_past_its_ttl_until_reported(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec rec = { 0 };
+    int status = -1;
+    pid_t pid;
+
+    (void)unused;
+    start_keeping_results(loop);
+    assert_succeeds(evsig_child_set_result_ttl(0.1));
+    pid = tu_fork(raw_exit_main, (void *)(intptr_t)55);
+    assert_true(TU_RUN_UNTIL(loop, gone(pid), 5.0));
+    /* Results are dropped when a child is reaped or evsig_waitpid() runs:
+     * neither happened while the TTL ran out. */
+    assert_false(TU_RUN_UNTIL(loop, false, 0.25));
+
+    assert_succeeds(evsig_child_watch(loop, pid, rec_cb, &rec, 0));
+    /* evsig_waitpid() drops stale results first: not this one. */
+    assert_int_equal(evsig_waitpid(loop, pid, &status, WNOHANG), pid);
+    assert_exited(status, 55);
+    assert_int_equal(rec.calls, 1);
+    assert_exited(rec.status, 55);
+}
+
 static void test_unwatch_stops_the_callback_and_the_result_stays_collectable(void **unused)
 {
     struct ev_loop *loop = tu_default_loop();
@@ -1937,6 +2003,8 @@ int main(void)
         T(test_forkpty_and_watch_output_is_read_from_the_close_on_exec_master),
         T(test_waitpid_reports_a_raw_fork_child_libev_reaped_with_its_status),
         T(test_a_late_watch_of_a_child_libev_reaped_calls_back_on_the_next_iteration),
+        T(test_late_watches_keep_results_in_exit_order),
+        T(test_a_late_watch_keeps_a_result_past_its_ttl_until_reported),
         T(test_unwatch_stops_the_callback_and_the_result_stays_collectable),
         T(test_ev_run_returns_while_a_noref_watched_child_still_runs),
         T(test_ev_run_keeps_running_until_a_watched_child_exits),
