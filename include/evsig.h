@@ -464,7 +464,12 @@ int evsig_kill(struct ev_loop *loop, pid_t pid, int sig);
  * @seconds: new lifetime (>= 0); EVSIG_RESULT_TTL by default.
  *
  * An addition to the contract so that programs (and tests) that reap many
- * unwatched children can bound memory more tightly.
+ * unwatched children can bound memory more tightly. Results older than this
+ * are dropped, oldest first, when a child is reaped and when
+ * evsig_waitpid() or evsig_waitpid_timeout() starts, not on a timer: one
+ * past its lifetime may still be collected or watched until then. A result
+ * watched late is kept until its callback ran. evsig_reset() puts back the
+ * default.
  *
  * Context: the loop's thread.
  * Return:  0 on success, -1 on failure.
