@@ -266,7 +266,7 @@ static pid_t spawn(struct master *m, bool rolling)
     struct slot *s = find_slot(m, 0);
     double now = ev_time();
     sigset_t worker_sigs, old;
-    pid_t pid, replaces = 0;
+    pid_t pid, self, replaces = 0;
     int err;
 
     if (!s)
@@ -286,6 +286,9 @@ static pid_t spawn(struct master *m, bool rolling)
     worker_signals(&worker_sigs);
     pthread_sigmask(SIG_BLOCK, &worker_sigs, &old);
     fflush(NULL);   /* or the child would write our buffered output again */
+    /* Our pid, for the worker to notice that we are gone: taken here, not
+     * with getppid() in the child, which may first run after we died. */
+    self = getpid();
 
     /* fork(), with evsig's state made safe for the child (ev_loop_fork(),
      * no inherited children or pending deliveries), and the child watched
@@ -302,7 +305,7 @@ static pid_t spawn(struct master *m, bool rolling)
         struct worker_config cfg = {
             .listen_fd = m->listen_fd,
             .report_fd = m->report_wr,
-            .master = getppid(),
+            .master = self,
             .generation = m->gen,
             .opt = m->opt,
         };
