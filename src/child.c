@@ -244,7 +244,8 @@ void evsig__child_reset(void)
     child.ttl_set = false;
 }
 
-static int watch(struct evsig__child *e, evsig_child_cb cb, void *data, int flags)
+static int watch(struct evsig__child *e, evsig_child_cb cb, void *data,
+                 int flags)
 {
     release_ref(e);
     if (!e->exited && !e->watched)

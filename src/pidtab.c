@@ -106,7 +106,8 @@ struct evsig__child *evsig__pidtab_lookup(pid_t pid)
 {
     if (!tab.nbuckets)
         return NULL;
-    for (uint32_t i = tab.buckets[bucket_of(pid)]; i != NIL; i = tab.slab[i].next)
+    for (uint32_t i = tab.buckets[bucket_of(pid)]; i != NIL;
+         i = tab.slab[i].next)
         if (tab.slab[i].pid == pid)
             return &tab.slab[i];
     return NULL;

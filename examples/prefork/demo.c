@@ -52,7 +52,7 @@ struct demo {
     int             nbefore;
 };
 
-/* ---- the client ----------------------------------------------------------- */
+/* ---- the client --------------------------------------------------------- */
 
 static void client_done(struct demo *d)
 {
@@ -158,7 +158,7 @@ static void print_pids(const pid_t *pids, int n)
         printf("%s%ld", i ? ", " : "", (long)pids[i]);
 }
 
-/* ---- the tour ------------------------------------------------------------- */
+/* ---- the tour ----------------------------------------------------------- */
 
 static bool contains(const pid_t *pids, int n, pid_t pid)
 {
