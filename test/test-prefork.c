@@ -137,20 +137,6 @@ static void start(struct server *s, const char *const *args)
     fcntl(s->err.fd, F_SETFL, O_NONBLOCK);
 }
 
-/* Wait until @needle appears in @st, for at most @timeout seconds. */
-static bool wait_for(struct server *s, struct stream *st, const char *needle,
-                     double timeout)
-{
-    double end = now() + timeout;
-
-    while (!(st->buf && strstr(st->buf, needle))) {
-        if (now() > end || (s->out.fd < 0 && s->err.fd < 0))
-            return false;
-        pump(s, 10);
-    }
-    return true;
-}
-
 static bool has(const struct stream *st, const char *needle)
 {
     return st->buf && strstr(st->buf, needle);
@@ -166,18 +152,25 @@ static int count_of(const struct stream *st, const char *needle)
     return n;
 }
 
-/* Wait until @needle appears @n times on stderr, for at most @timeout s. */
-static bool wait_for_count(struct server *s, const char *needle, int n,
-                           double timeout)
+/* Wait until @needle appears @n times in @st, for at most @timeout
+ * seconds; false if it did not (or the server closed both pipes). */
+static bool wait_for_count(struct server *s, struct stream *st,
+                           const char *needle, int n, double timeout)
 {
     double end = now() + timeout;
 
-    while (count_of(&s->err, needle) < n) {
+    while (count_of(st, needle) < n) {
         if (now() > end || (s->out.fd < 0 && s->err.fd < 0))
             return false;
         pump(s, 10);
     }
     return true;
+}
+
+static bool wait_for(struct server *s, struct stream *st, const char *needle,
+                     double timeout)
+{
+    return wait_for_count(s, st, needle, 1, timeout);
 }
 
 /* start(), then wait for "listening on 127.0.0.1:PORT" and note PORT. */
@@ -686,7 +679,7 @@ static void test_sigterm_exits_0_within_grace_leaving_no_process(void **state)
     /* The worker holding our connection finishes it. */
     /* Nobody accepts any more: the master and both workers closed the
      * listening socket, so a new client is refused, not left queued. */
-    assert_true(wait_for_count(s, "no longer accepting", 2, 2));
+    assert_true(wait_for_count(s, &s->err, "no longer accepting", 2, 2));
     assert_int_equal(request(s->port, "too late"), -ECONNREFUSED);
     finish_held(s, holder, "e\n", "bye");
 
@@ -801,7 +794,7 @@ static void test_crash_on_start_backs_off_instead_of_fork_bombing(void **state)
     /* Without a backoff thousands of workers would have died by now. */
     assert_in_range(count_of(&s->err, "exited 3"), 3, 6);
     /* The fork that ends the 0.4 s backoff: 1 + 4 workers started. */
-    assert_true(wait_for_count(s, " started", 5, 3));
+    assert_true(wait_for_count(s, &s->err, " started", 5, 3));
     assert_in_range(check_backoffs(s->err.buf), 3, 10);
     assert_succeeds(kill(s->pid, SIGTERM));
     assert_true(wait_exit(s, 5));
