@@ -23,19 +23,49 @@
  * - EINVAL: a bad signal number (<= 0, >= NSIG, or one the C library reserves
  *   for itself, such as glibc's 32 and 33), SIGKILL or SIGSTOP given a
  *   handler, NULL where a pointer is required, unknown flag bits.
- *   EBUSY: the signal is already served by another loop.
  *   ECHILD: not a child, or not watched where that is required.
- * - evsig's state is process-wide, like signal dispositions. Its functions
- *   are not thread-safe against each other: call them from one thread at a
- *   time. A loop's signals and children are dispatched on the thread that
- *   runs that loop, and while a loop runs only that thread may change what
- *   it serves (libev is not thread-safe either). Any thread may receive the
- *   signals themselves.
- * - Stop evsig's watchers on a loop (or call evsig_reset()) before
- *   ev_loop_destroy(): evsig keeps its internal watchers on that loop.
- * - Loops created with EVFLAG_SIGNALFD are refused (EINVAL): libev reads
- *   their signals from a signalfd, so no C handler runs and evsig could give
- *   neither siginfo nor queued real-time values.
+ * - evsig's state is process-wide, like signal dispositions, and its
+ *   functions are thread-safe against each other: threads may call them at
+ *   once, each on its own loop or on none. One process-wide lock serialises
+ *   them; it is taken with every signal blocked in the calling thread, and
+ *   never by the C handler. A call that names a loop (or a watcher on it)
+ *   is made on the thread that runs that loop, or while the loop does not
+ *   run -- libev's own rule for its watchers, since evsig starts and stops
+ *   its internal ev_async and loop references there. A loop's signals and
+ *   children are dispatched on the thread that runs it. Any thread may
+ *   receive the signals themselves.
+ * - Any number of loops, in any threads, may serve the same signal: each
+ *   loop that watches it gets every delivery, on its own thread. evsig
+ *   wakes each loop through an ev_async of its own and installs its C
+ *   handler with sigaction() itself; it uses neither ev_signal nor libev's
+ *   signal handling, so loops made with EVFLAG_SIGNALFD (or made so by the
+ *   LIBEV_FLAGS environment variable) serve evsig signals like any other.
+ * - Before ev_loop_destroy() of a loop, stop what evsig serves on it (its
+ *   watchers, waits, children, a table handler bound to it) or call
+ *   evsig_reset(); a loop destroyed with evsig work still on it is the
+ *   caller's bug, as with libev's own watchers. XXX: when another thread
+ *   moves the table away from a loop that then serves nothing, evsig stops
+ *   its ev_async there at the loop's next wakeup; a loop destroyed before
+ *   that keeps a small record (under 200 bytes) that evsig never touches
+ *   again.
+ *
+ * Ownership (DESIGN §3.1). A delivery belongs to the handlers active when
+ * the C handler received it: the table callback and the watchers in place
+ * then, and a cooperative wait registered then. A watcher started later
+ * does not get it; one stopped before the loop dispatched it does not get
+ * it either; a delivery none of whose owners is left at dispatch is
+ * dropped, as libuv and CPython drop it ("watch SIGPIPE around a write,
+ * then unwatch" does not kill the program). A delivery received with no
+ * owner at all -- the second of two quick ones to a signal held only by a
+ * oneshot watcher, say -- meets the disposition the table stands for, at
+ * once: the default action (the process dies of it, as with libuv's
+ * SA_RESETHAND; stop signals stop the process and evsig stays installed),
+ * nothing (ignored), or the foreign handler evsig found, called with its
+ * siginfo -- under evsig's signal mask and flags, not its own.
+ *
+ * No SIG_DFL window: evsig installs and removes its C handler with one
+ * sigaction() call each, so changing handlers or watchers never shows
+ * another thread SIG_DFL unless that is what the new state is.
  */
 #ifndef EVSIG_H
 #define EVSIG_H
@@ -63,10 +93,17 @@ extern "C" {
  *          WIFEXITED() and friends); 0 for other signals.
  * @value:  the sigqueue()/timer value when @code is SI_QUEUE, SI_TIMER or
  *          SI_MESGQ; zero otherwise.
- * @lost:   deliveries of this signal that were dropped just before this one
- *          because evsig's per-signal ring (EVSIG_RING_SIZE entries) was
- *          full. Normally 0. A loss is reported with the next delivery of
- *          the signal that fits in the ring; the oldest deliveries are kept.
+ * @lost:   deliveries of this signal received while this loop served it
+ *          that were overwritten before the loop read them (whether or not
+ *          they had an owner here), just before this one. Normally 0.
+ *          Each signal has one ring of EVSIG_RING_SIZE deliveries that every
+ *          loop reads at its own pace; a loop that falls further behind
+ *          loses its own oldest deliveries, keeps the newest, and never
+ *          slows another loop. Every callback of the next delivery
+ *          dispatched on that loop sees the count; a coalesced call
+ *          (EVSIG_COALESCE) sees the sum.
+ * @merged: with EVSIG_COALESCE, how many deliveries were folded into this
+ *          call (>= 1); 1 in every other evsig_info evsig fills.
  */
 typedef struct evsig_info {
     int          signo;
@@ -76,9 +113,11 @@ typedef struct evsig_info {
     int          status;
     union sigval value;
     unsigned     lost;
+    unsigned     merged;
 } evsig_info;
 
-/* Deliveries of one signal that evsig holds before it counts losses. */
+/* Deliveries of one signal each loop can fall behind by before it loses
+ * its oldest (and counts them in evsig_info.lost). */
 #define EVSIG_RING_SIZE 128
 
 /**
@@ -125,22 +164,27 @@ typedef struct evsig_action {
  *           back. Before evsig first set @signum it is what the process had
  *           (see evsig_getsignal()).
  *
- * One disposition per signal, kept until replaced. A callback runs on @loop
- * for every delivery, once per queued real-time signal, with its siginfo.
+ * One disposition per signal, process-wide, kept until replaced. A
+ * callback runs on @loop for every delivery, once per queued real-time
+ * signal, with its siginfo, before the watchers of @loop. The table is bound
+ * to the loop of the last evsig_signal() that set a callback (Python: the
+ * last signal.signal() wins); watchers on other loops are not affected.
  * While no watcher or wait holds the signal, EVSIG_DFL and EVSIG_IGN are
  * installed in the kernel as SIG_DFL and SIG_IGN. A table handler does not
  * keep ev_run() alive (a disposition is not work): use evsig_watch() for a
  * loop whose only job is waiting for a signal.
  *
- * A delivery goes to whatever the table holds when the loop dispatches it:
- * if the handler was replaced by EVSIG_DFL (or by the original disposition)
- * after the signal was caught but before it was dispatched, the signal is
- * raised again with that disposition in place, so the default action (or
- * the foreign handler) happens; with EVSIG_IGN it is dropped.
+ * Deliveries belong to the callback in place when they were received (see
+ * "Ownership" above): replacing the callback -- by another one, by
+ * EVSIG_IGN or by EVSIG_DFL -- drops what the old one had not been given
+ * yet, and the new one starts with the next delivery. Setting the same
+ * handler, data and loop again is no change.
  *
- * Synchronous faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP raised by the
- * CPU rather than sent) cannot wait for the loop: returning from the C
- * handler would fault again. evsig lets them take their default action.
+ * Synchronous faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE raised by the CPU,
+ * including an x86-64 general-protection fault, which the kernel reports as
+ * SI_KERNEL; SIGTRAP from a trap other than int3) cannot wait for the loop:
+ * returning from the C handler would fault again. evsig lets them take
+ * their default action.
  *
  * SIGCHLD is cooperative, as in gevent: a SIGCHLD callback is not a kernel
  * handler. It runs once per exit of a watched child (evsig_fork_and_watch(),
@@ -151,14 +195,15 @@ typedef struct evsig_action {
  * child watching and evsig_waitpid() keep working (a kernel SIG_IGN would
  * make the kernel discard exit statuses).
  *
- * Context: any thread while @loop is not running; while it runs, only the
- *          thread running it (for example from an evsig or libev callback).
+ * Context: any thread; with a callback, @loop's thread or while @loop does
+ *          not run. EVSIG_DFL and EVSIG_IGN touch no loop (a loop the table
+ *          leaves is cleaned up by its own thread), so any thread may set
+ *          them.
  * Return:  0 on success, -1 on failure.
- * Errors:  EINVAL: bad @signum; SIGKILL or SIGSTOP with a callback;
- *          EVSIG_NONE or another invalid special value as @handler; NULL
- *          @loop with a callback; a loop created with EVFLAG_SIGNALFD; for
- *          SIGCHLD a callback on a loop other than the default one.
- *          EBUSY: a callback was given and @signum is served by another loop.
+ * Errors:  EINVAL: bad @signum; SIGKILL or SIGSTOP; EVSIG_NONE as
+ *          @handler; NULL @loop with a callback; for SIGCHLD a callback on
+ *          a loop other than the default one.
+ *          ENOMEM: out of memory (nothing changed).
  */
 int evsig_signal(struct ev_loop *loop, int signum, evsig_handler handler,
                  void *data, evsig_action *old);
@@ -200,8 +245,9 @@ typedef struct evsig_watcher {
     void         *evsig_private_data;
 } evsig_watcher;
 
-#define EVSIG_NOREF   0x1   /* does not keep ev_run() alive (gevent's ref=False) */
-#define EVSIG_ONESHOT 0x2   /* stop after the first delivery */
+#define EVSIG_NOREF    0x1   /* does not keep ev_run() alive (gevent's ref=False) */
+#define EVSIG_ONESHOT  0x2   /* stop after the first delivery */
+#define EVSIG_COALESCE 0x4   /* one call per loop iteration (libev, Python, Twisted) */
 
 /**
  * evsig_watch() - start a signal watcher
@@ -210,20 +256,40 @@ typedef struct evsig_watcher {
  * @signum: the signal; not SIGKILL or SIGSTOP.
  * @cb:     the callback; not one of the special values.
  * @data:   passed to @cb.
- * @flags:  0, or EVSIG_NOREF and/or EVSIG_ONESHOT.
+ * @flags:  0, or any of EVSIG_NOREF, EVSIG_ONESHOT, EVSIG_COALESCE.
  *
- * Any number of watchers may watch one signal, independently of each other
- * and of the handler table: each delivery calls the table handler (if any),
- * then every watcher active at that moment, once, in the order they were
- * started. A callback may stop itself or others and start new ones (a
- * watcher started during a dispatch sees the next delivery, not this one).
- * While a watcher runs the signal is caught: its default action does not
- * happen, as with ev_signal.
+ * Any number of watchers may watch one signal, on any number of loops in
+ * any threads, independently of each other and of the handler table. Each
+ * delivery is dispatched once on every loop that serves the signal, on that
+ * loop's thread, in the order received: there the table handler runs first
+ * if it is bound to that loop, then every watcher of the loop that owns the
+ * delivery (see "Ownership" above: it was active when the signal was
+ * received, and still is), once, in the order they were started. A
+ * callback may stop itself or others and start new ones (a watcher started
+ * during a dispatch waits for the next delivery). A loop that does not run
+ * for a while loses only its own oldest deliveries (counted in
+ * evsig_info.lost), never another loop's. While a watcher runs the signal
+ * is caught: its default action does not happen, as with ev_signal.
  *
  * An active watcher keeps ev_run() running, as an active ev_signal does,
- * unless started with EVSIG_NOREF. EVSIG_ONESHOT stops the watcher just
- * before its callback runs, as libuv's uv_signal_start_oneshot(): a second
- * delivery meets whatever disposition the signal has then.
+ * unless started with EVSIG_NOREF (see evsig_ref()).
+ *
+ * EVSIG_ONESHOT (libuv's uv_signal_start_oneshot()): the watcher owns only
+ * the first delivery received after it started -- taken in the C handler,
+ * so a second one meets whatever else owns the signal, or else its
+ * disposition (with SIG_DFL for SIGUSR2, two quick deliveries to a
+ * oneshot-only signal kill the process, never a silent drop). It is
+ * stopped just before its callback runs. The delivery it claimed is kept
+ * with the watcher, never lost to a lapped ring.
+ *
+ * EVSIG_COALESCE (what libev, Python and Twisted do): deliveries the
+ * watcher owns received since its last call are folded into one call per
+ * loop iteration, with the newest delivery's siginfo and
+ * evsig_info.merged set to how many were folded; ten quick SIGHUPs make one
+ * reload. The call is made in the watcher's start-order place at the first
+ * delivery of the iteration it owns; deliveries that arrive later in the
+ * same iteration (or more than 16 past the first) go to its next call, in
+ * the next iteration. With EVSIG_ONESHOT too: one call, merged == 1.
  *
  * When the last watcher of a signal stops and no table handler is set, the
  * kernel gets back the disposition the table stands for: exactly the one
@@ -233,13 +299,12 @@ typedef struct evsig_watcher {
  * Starting an active watcher does nothing and returns 0 (stop it first to
  * change its signal, callback or flags); the arguments are still checked.
  *
- * Context: as evsig_signal().
+ * Context: @loop's thread, or any thread while @loop does not run.
  * Return:  0 on success, -1 on failure.
  * Errors:  EINVAL: NULL @loop, @w or @cb, a special value as @cb, bad
- *          @signum, SIGKILL/SIGSTOP, unknown @flags, an EVFLAG_SIGNALFD loop.
- *          EBUSY: @signum is served by another loop (for SIGCHLD: libev's
- *          default loop exists and @loop is another one).
- *          ENOMEM: out of memory.
+ *          @signum, SIGKILL/SIGSTOP, unknown @flags.
+ *          ENOMEM: out of memory (nothing changed). Everything a dispatch
+ *          needs is allocated here, never while dispatching.
  */
 int evsig_watch(struct ev_loop *loop, evsig_watcher *w, int signum,
                 evsig_handler cb, void *data, int flags);
@@ -249,9 +314,13 @@ int evsig_watch(struct ev_loop *loop, evsig_watcher *w, int signum,
  * @w: the watcher.
  *
  * Stopping an inactive watcher does nothing and returns 0. A delivery
- * already caught but not yet dispatched is not passed to a stopped watcher.
+ * already caught but not yet dispatched is not passed to a stopped watcher;
+ * if nothing else owned it, it is dropped. When the last watcher, wait and
+ * table callback of the signal are gone, the kernel gets the disposition
+ * the table stands for, in one sigaction() call. errno is left alone.
  *
- * Context: as evsig_signal(); also from inside any callback.
+ * Context: the watcher's loop's thread (also from inside any callback), or
+ *          any thread while that loop does not run.
  * Return:  0 on success, -1 on failure.
  * Errors:  EINVAL: NULL @w.
  */
@@ -261,10 +330,37 @@ int evsig_unwatch(evsig_watcher *w);
  * evsig_is_active() - whether a watcher is active
  * @w: the watcher; may be NULL (then 0).
  *
- * Context: as evsig_signal(); also from inside any callback.
+ * Context: any thread; also from inside any callback.
  * Return:  1 if @w is started, else 0.
  */
 int evsig_is_active(const evsig_watcher *w);
+
+/**
+ * evsig_ref() - make an active watcher keep ev_run() alive again
+ * @w: an active watcher.
+ *
+ * libuv's uv_ref(), gevent's "ref = True": undoes EVSIG_NOREF or
+ * evsig_unref(). Idempotent.
+ *
+ * Context: as evsig_unwatch().
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: @w is NULL or not active.
+ */
+int evsig_ref(evsig_watcher *w);
+
+/**
+ * evsig_unref() - make an active watcher not keep ev_run() alive
+ * @w: an active watcher.
+ *
+ * libuv's uv_unref(), gevent's "ref = False": as if it had been started
+ * with EVSIG_NOREF. It still gets its deliveries while the loop runs for
+ * other reasons. Idempotent.
+ *
+ * Context: as evsig_unwatch().
+ * Return:  0 on success, -1 on failure.
+ * Errors:  EINVAL: @w is NULL or not active.
+ */
+int evsig_unref(evsig_watcher *w);
 
 /* ------------------------------------------------------------------------
  * 3.3 Children: fork_and_watch, cooperative waitpid
@@ -490,9 +586,19 @@ int evsig_child_set_result_ttl(double seconds);
  * @old_fd: if not NULL, receives the previous fd, -1 if none.
  *
  * For every signal evsig catches, its C handler writes the signal number as
- * one byte to @fd. A full pipe loses bytes and never blocks; with
+ * one byte to @fd -- SIGCHLD included whenever evsig watches children or a
+ * SIGCHLD handler, watcher or wait is set, also when the table's SIGCHLD
+ * handler is cooperative. A full pipe loses bytes and never blocks; with
  * EVSIG_WAKEUP_WARN_ON_FULL a warning line goes to stderr from the loop
- * (never from the C handler) when a byte was lost.
+ * (never from the C handler) when a byte was lost. Any other write error
+ * (EBADF, EPIPE, ...) is always reported on stderr, naming the fd and the
+ * error, by the next evsig dispatch on any loop (as Python does, whatever
+ * its warn_on_full_buffer says). A socket is written with MSG_NOSIGNAL; a
+ * pipe whose reading end is closed raises SIGPIPE, as any write does.
+ *
+ * The handler loads the fd once per signal: a handler already running on
+ * another thread may still write one byte to the old fd after this call
+ * returned.
  *
  * Context: any thread.
  * Return:  0 on success, -1 on failure.
@@ -509,20 +615,28 @@ int evsig_set_wakeup_fd(int fd, int flags, int *old_fd);
  * Installs evsig's C handler for SIGCHLD (SA_RESTART set) which writes one
  * byte to @fd on each SIGCHLD and keeps feeding libev, so child watching
  * keeps working; evsig re-asserts it when it meets a default loop created
- * after the call. -1 removes it and puts back the handler it replaced
- * (libev's, if libev had one).
+ * after the call. @fd must be non-blocking: a full pipe then loses the byte
+ * (its reader is awake anyway) instead of blocking the handler. -1 removes
+ * it and puts back the handler it replaced (libev's, if libev had one --
+ * else reaping would stop; while evsig watches children its own handler
+ * stays, feeding libev).
  *
  * Context: any thread.
  * Return:  0 on success, -1 on failure.
- * Errors:  EINVAL: @fd < -1. EBADF: @fd is not open.
+ * Errors:  EINVAL: @fd < -1, or blocking. EBADF: @fd is not open.
  */
 int evsig_install_handler(int fd, int *old_fd);
 
 /**
  * evsig_is_default_handler() - Twisted's isDefaultHandler
  *
- * Return: 1 if SIGCHLD's disposition is the default one or libev's own and
- *         no evsig_install_handler() fd is set, else 0.
+ * Twisted's definition, getsignal(SIGCHLD) == SIG_DFL.
+ *
+ * Context: any thread.
+ * Return: 1 if evsig_getsignal(SIGCHLD) reports EVSIG_DFL (libev's own
+ *         handler counts as that) and no evsig_install_handler() fd is set;
+ *         0 otherwise, e.g. after evsig_signal(SIGCHLD) set a callback or
+ *         EVSIG_IGN.
  */
 int evsig_is_default_handler(void);
 
@@ -591,8 +705,9 @@ int evsig_signum(const char *name);
  * @loop: the loop to run.
  *
  * Runs @loop (re-entrantly, EVRUN_ONCE at a time) until at least one table
- * handler or watcher callback ran for a signal. It does not return when the
- * loop has nothing else to do: only a signal ends it.
+ * handler or watcher callback ran for a signal on the calling thread. It
+ * does not return when the loop has nothing else to do: only a signal ends
+ * it.
  *
  * Context: the loop's thread.
  * Return:  0 on success, -1 on failure.
@@ -606,18 +721,20 @@ int evsig_pause(struct ev_loop *loop);
  * @set:  the signals to wait for; not empty, no SIGKILL/SIGSTOP.
  * @sig:  receives the signal.
  *
- * Runs @loop until a signal in @set is delivered, and consumes it: no table
- * handler or watcher sees it. While the wait is active evsig catches every
- * signal in @set, even one with no handler, so its default action cannot
- * kill the waiting process; afterwards its disposition is as before. The
- * signals need not be blocked. Waits nest: the innermost wait whose set
- * holds the signal gets it.
+ * Runs @loop until a signal in @set is delivered, and consumes it on
+ * @loop: no table handler or watcher of @loop sees it (other loops that
+ * serve the signal still get it). The wait owns the deliveries received
+ * while it is registered; one received after it was satisfied goes to the
+ * other owners. While the wait is active evsig catches every signal in
+ * @set, even one with no handler, so its default action cannot kill the
+ * waiting process; afterwards its disposition is as before. The signals
+ * need not be blocked (the calling thread unblocks them for the wait).
+ * Waits nest: the innermost wait whose set holds the signal gets it.
  *
  * Context: the loop's thread.
  * Return:  0 on success, -1 on failure.
- * Errors:  EINVAL: NULL argument, an empty @set, SIGKILL/SIGSTOP in @set, an
- *          EVFLAG_SIGNALFD loop. EBUSY: a signal in @set is served by another
- *          loop. EINTR: evsig_reset() was called meanwhile.
+ * Errors:  EINVAL: NULL argument, an empty @set, SIGKILL/SIGSTOP in @set.
+ *          ENOMEM: out of memory. EINTR: evsig_reset() was called meanwhile.
  */
 int evsig_sigwait(struct ev_loop *loop, const sigset_t *set, int *sig);
 
@@ -659,8 +776,9 @@ int evsig_sigtimedwait(struct ev_loop *loop, const sigset_t *set,
  * what it was before evsig first touched it (a foreign handler included).
  * Deliveries caught but not yet dispatched are dropped, not raised again:
  * a reset forgets everything, and must not kill a process whose restored
- * disposition is a default action. Waits in progress return -1 with EINTR. A deliberately late entry point
- * for tests and for programs that unload their signal layer.
+ * disposition is a default action. Waits in progress return -1 with EINTR.
+ * A deliberately late entry point for tests and for programs that unload
+ * their signal layer.
  *
  * Context: while no loop evsig serves is running, or from a callback on the
  *          thread running it.

@@ -36,10 +36,13 @@
 
 static struct child_state {
     struct ev_loop *loop;        /* the default loop, once met */
+    evsig_handler   sigchld_cb;  /* the table's SIGCHLD callback, or NULL */
+    void           *sigchld_data;
     ev_child      reaper;        /* pid 0: every child libev reaps */
     ev_timer      late_timer;    /* reports of results watched late */
     uint32_t      running_watched;   /* watched children not yet exited */
     unsigned      refs;          /* ev_ref()s held for watched children */
+    bool          claimed;       /* holds a claim on SIGCHLD */
     double        ttl;
     bool          ttl_set;
 } child;
@@ -106,7 +109,10 @@ static pid_t collect(struct evsig__child *e, int *status)
 static void reaper_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
     (void)revents;
+    evsig__lock_loop();
     reaped(loop, w->rpid, w->rstatus);
+    evsig__unlock_loop();
+    evsig__dispatch_report();
 }
 
 /* Start reaping on @loop (the default loop). */
@@ -125,8 +131,12 @@ static void reaper_stop(struct ev_loop *loop)
 
 /* --- reporting ----------------------------------------------------------- */
 
-static void report(struct ev_loop *loop, struct evsig__child *e)
+/* Report @e's exit: its callback, then the SIGCHLD table callback, both
+ * unlocked. Returns false if evsig_reset() ran meanwhile (then nothing
+ * held may be touched); @e is not valid after the call either way. */
+static bool report(struct ev_loop *loop, struct evsig__child *e)
 {
+    unsigned epoch = evsig__core_epoch();
     pid_t pid = e->pid;
     int status = e->status;
     evsig_child_cb cb = e->cb;
@@ -134,8 +144,14 @@ static void report(struct ev_loop *loop, struct evsig__child *e)
     evsig_info info;
 
     e->late = false;
+    evsig__unlock_loop();
     if (cb)
         cb(loop, pid, status, data);
+    evsig__lock_loop();
+    if (evsig__core_epoch() != epoch)
+        return false;
+    if (!child.sigchld_cb)
+        return true;
 
     memset(&info, 0, sizeof(info));
     info.signo = SIGCHLD;
@@ -144,11 +160,26 @@ static void report(struct ev_loop *loop, struct evsig__child *e)
     info.pid = pid;
     info.uid = getuid();   /* waitpid() does not say; children inherit ours */
     info.status = status;
-    evsig__table_sigchld(loop, &info);
+    info.merged = 1;
+    evsig_handler scb = child.sigchld_cb;
+    void *sdata = child.sigchld_data;
+
+    evsig__unlock_loop();
+    evsig__core_note_handler();
+    scb(loop, &info, sdata);
+    evsig__lock_loop();
+    return evsig__core_epoch() == epoch;
+}
+
+void evsig__child_set_sigchld_cb(evsig_handler cb, void *data)
+{
+    child.sigchld_cb = cb;
+    child.sigchld_data = cb ? data : NULL;
 }
 
 /* libev reaped @pid: keep its result, run its callback, then the SIGCHLD
- * table handler, then drop stale results (gevent's _on_child order). */
+ * table handler, then drop stale results (gevent's _on_child order).
+ * Lock held (released around the callbacks). */
 static void reaped(struct ev_loop *loop, pid_t pid, int status)
 {
     struct evsig__child *e;
@@ -176,8 +207,8 @@ static void reaped(struct ev_loop *loop, pid_t pid, int status)
     e->finished = now;
     evsig__pidtab_result_add(e);
 
-    if (e->watched)
-        report(loop, e);
+    if (e->watched && !report(loop, e))
+        return;   /* evsig_reset() ran in a callback */
     prune(now);
 }
 
@@ -185,6 +216,7 @@ static void late_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)t;
     (void)revents;
+    evsig__lock_loop();
     fresh();
     /* Oldest first; a callback may collect or add results meanwhile, so
      * restart from the head after each report. */
@@ -193,22 +225,23 @@ static void late_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
         while (e && !e->late)
             e = evsig__pidtab_newer(e);
-        if (!e)
+        if (!e || !report(loop, e))
             break;
-        report(loop, e);
     }
+    evsig__unlock_loop();
 }
 
 /* --- entry points -------------------------------------------------------- */
 
 static bool is_default(struct ev_loop *loop)
 {
-    return loop && loop == ev_default_loop_uc_();
+    return loop && loop == evsig__core_default_loop();
 }
 
+/* From the first child call on the default loop, results are kept. */
 void evsig__child_meet(void)
 {
-    struct ev_loop *loop = ev_default_loop_uc_();
+    struct ev_loop *loop = evsig__core_default_loop();
 
     fresh();
     if (child.loop || !loop)
@@ -218,12 +251,12 @@ void evsig__child_meet(void)
     ev_timer_init(&child.late_timer, late_cb, 0., 0.);
 }
 
-/* Common start of every child entry point. */
+/* Common start of every child entry point: lock held. */
 static int enter(struct ev_loop *loop)
 {
     if (!is_default(loop))
         return -EINVAL;
-    evsig__table_meet_default_loop();
+    evsig__disp_meet_default_loop();
     evsig__child_meet();
     return 0;
 }
@@ -242,11 +275,21 @@ void evsig__child_reset(void)
     evsig__pidtab_forget();
     child.running_watched = 0;
     child.ttl_set = false;
+    child.sigchld_cb = NULL;
+    child.sigchld_data = NULL;
+    child.claimed = false;
+    /* disposition.c forgets the claim on SIGCHLD. */
 }
 
 static int watch(struct evsig__child *e, evsig_child_cb cb, void *data,
                  int flags)
 {
+    /* From the first watched child on, evsig's C handler stays installed
+     * for SIGCHLD: it writes the wakeup byte, and feeds libev's reaper. */
+    if (!child.claimed) {
+        evsig__disp_claim(SIGCHLD);
+        child.claimed = true;
+    }
     release_ref(e);
     if (!e->exited && !e->watched)
         child.running_watched++;
@@ -267,11 +310,10 @@ static int watch(struct evsig__child *e, evsig_child_cb cb, void *data,
  */
 static void (*volatile loop_fork)(struct ev_loop *) = ev_loop_fork;
 
-/* In the child of evsig_fork*(); @gen: evsig__gen() before the fork. */
+/* In the child of evsig_fork*(); @gen: the fork generation before. */
 static void after_fork_in_child(struct ev_loop *loop, unsigned gen)
 {
-    if (evsig__gen() == gen)
-        evsig__table_fork_child();   /* no atfork handler ran */
+    evsig__core_fork_child(gen);
     loop_fork(loop);
     /* The parent's children must not keep ev_run() alive here. The rest of
      * the inherited state is dropped lazily by fresh() at the first use,
@@ -283,27 +325,26 @@ static void after_fork_in_child(struct ev_loop *loop, unsigned gen)
 static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
                      void *data, int flags, bool watched)
 {
-    sigset_t all, old;
+    sigset_t old;
     unsigned gen;
     pid_t pid;
     int saved, r;
 
     if (flags & ~EVSIG_NOREF)
         return evsig__fail(-EINVAL);
+    /* The lock blocks every signal: one sent to the new child before it
+     * reset its state stays pending, not run a handler that belongs to the
+     * parent. It is held across fork() (core.c's atfork handlers know), so
+     * the child inherits a consistent state. */
+    evsig__lock(&old);
     r = enter(loop);
-    if (r < 0)
-        return evsig__fail(r);
-    if (watched) {
+    if (r == 0 && watched)
         r = evsig__pidtab_reserve();
-        if (r < 0)
-            return evsig__fail(r);
+    if (r < 0) {
+        evsig__unlock(&old);
+        return evsig__fail(r);
     }
-
-    /* A signal sent to the new child before it reset its state must stay
-     * pending, not run a handler that belongs to the parent. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    gen = evsig__gen();
+    gen = evsig__forkgen();
     pid = amaster ? forkpty(amaster, NULL, NULL, NULL) : fork();
     saved = errno;
     if (pid == 0) {
@@ -318,7 +359,7 @@ static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
         if (amaster)
             fcntl(*amaster, F_SETFD, FD_CLOEXEC);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    evsig__unlock(&old);
     errno = saved;
     return pid;
 }
@@ -355,17 +396,15 @@ static int probe(pid_t pid)
     return si.si_pid == pid ? 1 : 0;
 }
 
-EVSIG_PUBLIC int evsig_child_watch(struct ev_loop *loop, pid_t pid,
-                                   evsig_child_cb cb, void *data, int flags)
+static int child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
+                       void *data, int flags)
 {
     struct evsig__child *e;
     int r;
 
-    if (pid <= 0 || (flags & ~EVSIG_NOREF))
-        return evsig__fail(-EINVAL);
     r = enter(loop);
     if (r < 0)
-        return evsig__fail(r);
+        return r;
 
     e = evsig__pidtab_lookup(pid);
     if (e && e->exited) {
@@ -385,25 +424,37 @@ EVSIG_PUBLIC int evsig_child_watch(struct ev_loop *loop, pid_t pid,
     if (!e) {
         r = probe(pid);
         if (r < 0)
-            return evsig__fail(r);
+            return r;
         r = evsig__pidtab_reserve();
         if (r < 0)
-            return evsig__fail(r);
+            return r;
         e = evsig__pidtab_insert(pid);
     }
     return watch(e, cb, data, flags);
 }
 
-EVSIG_PUBLIC int evsig_child_unwatch(struct ev_loop *loop, pid_t pid)
+EVSIG_PUBLIC int evsig_child_watch(struct ev_loop *loop, pid_t pid,
+                                   evsig_child_cb cb, void *data, int flags)
+{
+    sigset_t saved;
+    int r;
+
+    if (pid <= 0 || (flags & ~EVSIG_NOREF))
+        return evsig__fail(-EINVAL);
+    evsig__lock(&saved);
+    r = child_watch(loop, pid, cb, data, flags);
+    evsig__unlock(&saved);
+    return r < 0 ? evsig__fail(r) : 0;
+}
+
+static int child_unwatch(struct ev_loop *loop, pid_t pid)
 {
     struct evsig__child *e;
     int r;
 
-    if (pid <= 0)
-        return evsig__fail(-EINVAL);
     r = enter(loop);
     if (r < 0)
-        return evsig__fail(r);
+        return r;
     e = evsig__pidtab_lookup(pid);
     if (e && e->exited && e->late) {
         /* Watched late and not reported yet: cancel the report, keep the
@@ -415,21 +466,45 @@ EVSIG_PUBLIC int evsig_child_unwatch(struct ev_loop *loop, pid_t pid)
         return 0;
     }
     if (!e || e->exited || !e->watched)
-        return evsig__fail(-ECHILD);
+        return -ECHILD;
     forget(e);   /* its exit will leave an unwatched result */
     return 0;
 }
 
+EVSIG_PUBLIC int evsig_child_unwatch(struct ev_loop *loop, pid_t pid)
+{
+    sigset_t saved;
+    int r;
+
+    if (pid <= 0)
+        return evsig__fail(-EINVAL);
+    evsig__lock(&saved);
+    r = child_unwatch(loop, pid);
+    evsig__unlock(&saved);
+    return r < 0 ? evsig__fail(r) : 0;
+}
+
+/* Run one loop iteration with the lock released (and the caller's signal
+ * mask back, so signals reach the handler meanwhile). */
+static void run_unlocked(struct ev_loop *loop, int flags, sigset_t *saved)
+{
+    evsig__unlock(saved);
+    ev_run(loop, flags);
+    evsig__lock(saved);
+}
+
 /* Run non-blocking loop iterations until @pid's exit was processed, so its
  * callback and the SIGCHLD handler ran before WNOHANG reports it. */
-static void catch_up(struct ev_loop *loop, pid_t pid)
+static void catch_up(struct ev_loop *loop, pid_t pid, sigset_t *saved)
 {
-    for (int i = 0; i < 8; i++) {
+    unsigned epoch = evsig__core_epoch();
+
+    for (int i = 0; i < 8 && epoch == evsig__core_epoch(); i++) {
         struct evsig__child *e = evsig__pidtab_lookup(pid);
 
         if (!e || (e->exited && !e->late))
             return;
-        ev_run(loop, EVRUN_NOWAIT);
+        run_unlocked(loop, EVRUN_NOWAIT, saved);
     }
 }
 
@@ -462,15 +537,30 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
     ((struct deadline *)t)->expired = true;
 }
 
-/* The one waiting engine of evsig_waitpid() and evsig_waitpid_timeout().
- * @timeout < 0: no deadline; @options: 0 or WNOHANG. */
-static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
-                      int options, double timeout)
+/* A blocking system call, with the lock released meanwhile. */
+static pid_t waitpid_unlocked(pid_t pid, int *status, int options,
+                              sigset_t *saved)
 {
-    unsigned epoch = evsig__reset_epoch;
+    pid_t r;
+    int err;
+
+    evsig__unlock(saved);
+    r = waitpid(pid, status, options);
+    err = errno;
+    evsig__lock(saved);
+    errno = err;
+    return r;
+}
+
+/* The one waiting engine of evsig_waitpid() and evsig_waitpid_timeout().
+ * @timeout < 0: no deadline; @options: 0 or WNOHANG. Lock held (released
+ * while the loop runs). Returns the pid, 0, or -Exxx. */
+static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
+                      int options, double timeout, sigset_t *saved)
+{
+    unsigned epoch = evsig__core_epoch();
     struct deadline dl = { .expired = false };
     bool blocking_plain = timeout < 0;   /* may fall back to waitpid() */
-    int saved_errno = errno;   /* the loop's callbacks may change it */
     pid_t r = -1;
     int err = 0;
 
@@ -484,11 +574,11 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
     for (;;) {
         struct evsig__child *e;
 
-        fresh();
-        if (epoch != evsig__reset_epoch) {
+        if (epoch != evsig__core_epoch()) {
             err = EINTR;
             break;
         }
+        fresh();
         if (pid > 0) {
             e = evsig__pidtab_lookup(pid);
             if (e && e->watched && (options & WNOHANG) &&
@@ -497,10 +587,15 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
                  * callback and the SIGCHLD handler run before we report. */
                 int st;
 
-                catch_up(loop, pid);
+                catch_up(loop, pid, saved);
+                if (epoch != evsig__core_epoch())
+                    continue;
                 e = evsig__pidtab_lookup(pid);
-                if (e && !e->exited && waitpid(pid, &st, WNOHANG) == pid)
+                if (e && !e->exited && waitpid(pid, &st, WNOHANG) == pid) {
                     reaped(loop, pid, st);   /* the loop could not: do it */
+                    if (epoch != evsig__core_epoch())
+                        continue;
+                }
                 e = evsig__pidtab_lookup(pid);
             }
             if (e && e->exited && !e->late) {
@@ -522,7 +617,8 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
                     break;
                 }
                 if (blocking_plain || options & WNOHANG || p == 1) {
-                    r = waitpid(pid, status, p == 1 ? WNOHANG : options);
+                    r = waitpid_unlocked(pid, status,
+                                         p == 1 ? WNOHANG : options, saved);
                     if (r < 0)
                         err = errno;
                     break;
@@ -538,7 +634,7 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
             }
             if (options & WNOHANG) {
                 if (watched_zombie()) {
-                    ev_run(loop, EVRUN_NOWAIT);
+                    run_unlocked(loop, EVRUN_NOWAIT, saved);
                     if (evsig__pidtab_oldest(true))
                         continue;
                 }
@@ -552,7 +648,7 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
                 break;
             }
             if (blocking_plain || options & WNOHANG) {
-                r = waitpid(-1, status, options);
+                r = waitpid_unlocked(-1, status, options, saved);
                 if (r < 0)
                     err = errno;
                 break;
@@ -572,68 +668,82 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
             err = ETIMEDOUT;
             break;
         }
-        ev_run(loop, EVRUN_ONCE);
+        run_unlocked(loop, EVRUN_ONCE, saved);
     }
 
     if (timeout >= 0)
         ev_timer_stop(loop, &dl.timer);
     ev_unref(loop);
-    errno = err ? err : saved_errno;
-    return err ? -1 : r;
+    return err ? -err : r;
+}
+
+static pid_t waitpid_common(struct ev_loop *loop, pid_t pid, int *status,
+                            int options, double timeout)
+{
+    int saved_errno = errno;   /* the loop's callbacks may change it */
+    sigset_t saved;
+    pid_t r;
+
+    evsig__lock(&saved);
+    r = enter(loop);
+    if (r == 0) {
+        prune(ev_now(loop));
+        r = wait_for(loop, pid, status, options, timeout, &saved);
+    }
+    evsig__unlock(&saved);
+    if (r < 0)
+        return evsig__fail(r);
+    errno = saved_errno;
+    return r;
 }
 
 EVSIG_PUBLIC pid_t evsig_waitpid(struct ev_loop *loop, pid_t pid, int *status,
                                  int options)
 {
-    int r;
-
     if (pid == 0 || pid < -1 || (options & ~WNOHANG))
         return evsig__fail(-EINVAL);
-    r = enter(loop);
-    if (r < 0)
-        return evsig__fail(r);
-    prune(ev_now(loop));
-    return wait_for(loop, pid, status, options, -1);
+    return waitpid_common(loop, pid, status, options, -1);
 }
 
 EVSIG_PUBLIC pid_t evsig_waitpid_timeout(struct ev_loop *loop, pid_t pid,
                                          int *status, double timeout)
 {
-    int r;
-
     if (pid == 0 || pid < -1 || !(timeout >= 0) || isinf(timeout))
         return evsig__fail(-EINVAL);
-    r = enter(loop);
-    if (r < 0)
-        return evsig__fail(r);
-    prune(ev_now(loop));
-    return wait_for(loop, pid, status, 0, timeout);
+    return waitpid_common(loop, pid, status, 0, timeout);
 }
 
 EVSIG_PUBLIC int evsig_kill(struct ev_loop *loop, pid_t pid, int sig)
 {
     struct evsig__child *e;
+    sigset_t saved;
     int r;
 
     if (sig != 0 && evsig__check_signum(sig) < 0)
         return evsig__fail(-EINVAL);
+    evsig__lock(&saved);
     r = enter(loop);
-    if (r < 0)
-        return evsig__fail(r);
-    if (pid > 0) {
+    if (r == 0 && pid > 0) {
         e = evsig__pidtab_lookup(pid);
         /* Reaped: the pid may already belong to someone else. */
         if (e && e->exited)
-            return evsig__fail(-ESRCH);
+            r = -ESRCH;
     }
-    return kill(pid, sig);
+    if (r == 0 && kill(pid, sig) < 0)
+        r = -errno;
+    evsig__unlock(&saved);
+    return r < 0 ? evsig__fail(r) : 0;
 }
 
 EVSIG_PUBLIC int evsig_child_set_result_ttl(double seconds)
 {
+    sigset_t saved;
+
     if (!(seconds >= 0) || isinf(seconds))
         return evsig__fail(-EINVAL);
+    evsig__lock(&saved);
     child.ttl = seconds;
     child.ttl_set = true;
+    evsig__unlock(&saved);
     return 0;
 }

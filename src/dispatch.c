@@ -1,60 +1,160 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dispatch.c - per-loop dispatch, signal watchers, cooperative waits.
+ * dispatch.c - signal watchers, the table callback's binding, cooperative
+ * waits, on any number of loops.
  *
- * The internal ev_signal of a bound signal calls evsig__dispatch_cb() on the
- * loop; it drains the signal's ring and hands each delivery, in order, to
- * the innermost cooperative wait that wants it (which consumes it), or else
- * to the table callback and then to every watcher active at that moment.
+ * Owns three records. A loop record (struct lrec) for each loop evsig
+ * serves: its ev_async, which the C handler sends, and the signals it
+ * serves. A subscription (struct lsig) per (signal, loop) with owners
+ * there: its cursor into the signal's ring, a short read-ahead, the
+ * watchers in start order, the table binding if the table's loop is this
+ * one, and the waits. A watcher record (struct wrec) per active watcher,
+ * found by the caller's watcher address in a hash set: whether a watcher
+ * is active is decided here, never from the caller's memory.
  *
- * Watchers live in two places: each signal's array, in start order, and
- * one set of active watcher addresses. The set is what decides whether a
- * watcher is active: the caller's struct is never read before evsig_watch()
- * fills it, so it may hold garbage.
+ * Ownership (DESIGN §3.1). Every start, stop or replacement of an owner
+ * (table binding, watcher, wait) starts a new owner generation of its
+ * signal (catch.c); each owner remembers the generation it started in, and
+ * each delivery carries the generation it was received in. So at dispatch
+ * the owners of delivery d on a loop are the owners still in place there
+ * whose start generation is <= d's; a oneshot watcher owns only the
+ * delivery that took its claim in the handler. A delivery no owner is left
+ * for is dropped. Order of one delivery on one loop: the innermost wait
+ * that owns it consumes it; else the table callback, then the watchers in
+ * start order.
  *
- * Callbacks may stop and start watchers, change the table or run the loop
- * recursively; so dispatch works on a snapshot of the watcher array and
- * re-checks each watcher against the set just before calling it.
+ * Subscribing precedes counting an owner, and the claim on the C handler
+ * (disposition.c) follows it; releasing goes the other way round. So a
+ * delivery the handler counts as owned always finds a reader, and the
+ * kernel disposition changes only when the first owner of a signal comes
+ * or the last goes, in one sigaction() call.
  *
- * Waits (evsig_sigwait() and friends, evsig_pause()) run the loop with
- * EVRUN_ONCE until their condition holds. They hold a loop reference while
- * they run, so that ev_run() blocks instead of spinning when nothing else
- * keeps the loop alive.
+ * Dispatch runs in the ev_async callback on the loop's thread: it takes
+ * the lock without blocking signals (the lock's usual form costs two
+ * system calls, measured at 400 ns here, 8% of a signal's round trip; the
+ * sections it covers call no user code and cannot fail), and releases it
+ * around every user callback. Callbacks may start and stop watchers, change
+ * the table, run the loop again (waits) or reset evsig: so a dispatch frame
+ * finds the next watcher by start order after each call (O(log n), no
+ * snapshot, no allocation), subscriptions and loop records live on while a
+ * frame uses them, and a frame that sees the reset epoch change returns
+ * without touching anything. One read-ahead per subscription keeps
+ * deliveries in order across nested frames.
  *
- * Context: the thread that runs the loop, or any thread while it is not
- * running (see evsig.h).
+ * Threads: a call naming a loop runs on that loop's thread or while the
+ * loop does not run (libev's rule), so starting and stopping evsig's
+ * ev_async and loop references happen there. The one change another
+ * thread can make to a loop is moving the table away from it; if that
+ * leaves the loop serving nothing, its record retires: the loop's thread
+ * stops the ev_async at its next wakeup.
+ *
+ * Memory the C handler reads (the set of loops to wake, oneshot claims,
+ * rings) is published through catch.c and freed only once no handler runs.
  */
-#include <stdint.h>
+#define _GNU_SOURCE
+#include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 
 #include "evsig-private.h"
 
-/* What evsig keeps of an active watcher in its own memory: enough to stop
- * it (and to reset everything) without reading the caller's struct. */
-struct slot {
+/* Deliveries a subscription reads ahead: the span EVSIG_COALESCE folds
+ * into one call; later ones in the same iteration go to its next call. */
+#define READ_AHEAD 16
+
+struct fold {                       /* EVSIG_COALESCE */
+    unsigned       merged;          /* deliveries folded, not yet called */
+    unsigned       lost;
+    evsig_info     newest;
+    unsigned long  called_iter;     /* loop iteration of the last call */
+    uint64_t       upto;            /* positions below it are folded */
+};
+
+struct wrec {
     const evsig_watcher *w;
-    struct ev_loop      *loop;
-    int                  signum;
-    int                  flags;
-    unsigned long        started;   /* start sequence number */
+    struct lsig         *ls;
+    evsig_handler        cb;
+    void                *data;
+    uint64_t             seq;        /* start order */
+    uint32_t             start_gen;
+    uint8_t              flags;
+    bool                 refd;       /* holds an ev_ref on its loop */
+    struct evsig__claim *claim;      /* EVSIG_ONESHOT */
+    struct fold         *fold;       /* EVSIG_COALESCE */
+};
+
+struct lrec;
+
+struct lsig {
+    struct lrec           *lr;
+    int                    signum;
+    unsigned               forkgen;  /* the fork generation of what it holds */
+    uint64_t               cursor;   /* next ring position to read */
+    unsigned               lost;     /* lost, not yet reported */
+    unsigned               ibuf, nbuf;
+    struct evsig__delivery buf[READ_AHEAD];
+    struct wrec          **v;        /* active watchers, start order */
+    unsigned               n, cap;
+    unsigned               nwaits;
+    unsigned               frames;   /* dispatch frames using it */
+    bool                   gone;     /* unsubscribed; freed by the last frame */
+    bool                   claimed;  /* holds a claim on the C handler */
+    bool                   table;    /* the table callback is bound here */
+    struct lsig           *next_gone;
+    evsig_handler          tcb;
+    void                  *tdata;
+    uint32_t               tgen;
 };
 
 struct wait {
     struct ev_loop *loop;
     sigset_t        set;
+    bool            owning;          /* counted as an owner */
     bool            done;
     evsig_info      info;
     struct wait    *outer;
+    uint32_t        gen[NSIG];
+};
+
+struct lrec {
+    struct evsig__wake wake;         /* read by the C handler */
+    struct lsig      **sig;          /* subscriptions */
+    unsigned           nsig, capsig;
+    unsigned long      iter;         /* wakeups: coalescing's iteration */
+    struct wait       *waits;        /* innermost first */
+    unsigned           frames;
+    bool               started;      /* the ev_async runs */
+    bool               gone;         /* serves nothing; freed by the last frame */
+    bool               stale;        /* serves nothing, but the published set
+                                        could not shrink: dropped at its next
+                                        wakeup (or reused) */
+    struct lrec       *next;         /* retiring, gone or graveyard list */
 };
 
 static struct dispatch_state {
-    struct slot *slots;      /* open addressing, linear probing */
-    size_t       cap, count;
-    unsigned long starts;    /* evsig_watch() calls that started a watcher */
-    struct wait *waits;      /* innermost first */
+    struct wrec    **set;            /* open addressing, by watcher address */
+    size_t           setcap, setcount;
+    uint64_t         starts;
+    struct lrec    **loops;          /* loops served (the wakeset's source) */
+    unsigned         nloops, caploops;
+    struct lrec     *retiring;       /* serve nothing; their thread stops them */
+    struct lrec     *graveyard;      /* ev_async may be registered on a loop
+                                        evsig must not touch again */
+    struct lrec     *gone_loops;     /* dropped while a frame used them */
+    struct lsig     *gone_sigs;
+    struct lsig     *table[NSIG];    /* the table callback's binding */
+    struct evsig__claim *claims[NSIG];   /* every claim published, live or off */
+    struct evsig__ring  *rings[NSIG];
 } dispatch;
+
+/* The loop whose callbacks this thread is running (set around calls), so
+ * that a table change made from a callback stops the ev_async at once. */
+static _Thread_local struct ev_loop *calling_loop;
+
+static void wake_cb(struct ev_loop *loop, ev_async *a, int revents);
+static void unsubscribe(struct lsig *ls, bool own_thread);
 
 /* --- the set of active watchers ------------------------------------------ */
 
@@ -67,120 +167,484 @@ static size_t slot_hash(const evsig_watcher *w, size_t cap)
     return (size_t)(x >> 7) & (cap - 1);
 }
 
-static struct slot *set_find(const evsig_watcher *w)
+static struct wrec **set_slot(const evsig_watcher *w)
 {
-    if (!dispatch.cap)
+    if (!dispatch.setcap)
         return NULL;
-    for (size_t i = slot_hash(w, dispatch.cap);; i = (i + 1) & (dispatch.cap - 1)) {
-        if (dispatch.slots[i].w == w)
-            return &dispatch.slots[i];
-        if (!dispatch.slots[i].w)
+    for (size_t i = slot_hash(w, dispatch.setcap);;
+         i = (i + 1) & (dispatch.setcap - 1)) {
+        if (!dispatch.set[i])
             return NULL;
+        if (dispatch.set[i]->w == w)
+            return &dispatch.set[i];
     }
 }
 
-static void set_put_unchecked(struct slot *slots, size_t cap,
-                              const struct slot *slot)
+static struct wrec *set_find(const evsig_watcher *w)
 {
-    size_t i = slot_hash(slot->w, cap);
+    struct wrec **slot = set_slot(w);
 
-    while (slots[i].w)
-        i = (i + 1) & (cap - 1);
-    slots[i] = *slot;
+    return slot ? *slot : NULL;
 }
 
-/* Make room for one more, keeping the load at most one half. */
+static void set_put(struct wrec **set, size_t cap, struct wrec *r)
+{
+    size_t i = slot_hash(r->w, cap);
+
+    while (set[i])
+        i = (i + 1) & (cap - 1);
+    set[i] = r;
+}
+
+/* Room for one more, keeping the load at most one half. */
 static int set_reserve(void)
 {
-    struct slot *slots;
+    struct wrec **set;
     size_t cap;
 
-    if ((dispatch.count + 1) * 2 <= dispatch.cap)
+    if ((dispatch.setcount + 1) * 2 <= dispatch.setcap)
         return 0;
-    cap = dispatch.cap ? dispatch.cap * 2 : 16;
-    slots = calloc(cap, sizeof(*slots));
-    if (!slots)
+    cap = dispatch.setcap ? dispatch.setcap * 2 : 16;
+    set = calloc(cap, sizeof(*set));
+    if (!set)
         return -ENOMEM;
-    for (size_t i = 0; i < dispatch.cap; i++)
-        if (dispatch.slots[i].w)
-            set_put_unchecked(slots, cap, &dispatch.slots[i]);
-    free(dispatch.slots);
-    dispatch.slots = slots;
-    dispatch.cap = cap;
+    for (size_t i = 0; i < dispatch.setcap; i++)
+        if (dispatch.set[i])
+            set_put(set, cap, dispatch.set[i]);
+    free(dispatch.set);
+    dispatch.set = set;
+    dispatch.setcap = cap;
     return 0;
 }
 
 /* Remove by backward shifting, so lookups never need tombstones. */
-static void set_del(struct slot *slot)
+static void set_del(struct wrec **slot)
 {
-    size_t mask = dispatch.cap - 1;
-    size_t hole = (size_t)(slot - dispatch.slots);
+    size_t mask = dispatch.setcap - 1;
+    size_t hole = (size_t)(slot - dispatch.set);
 
-    for (size_t i = (hole + 1) & mask; dispatch.slots[i].w; i = (i + 1) & mask) {
-        size_t home = slot_hash(dispatch.slots[i].w, dispatch.cap);
+    for (size_t i = (hole + 1) & mask; dispatch.set[i]; i = (i + 1) & mask) {
+        size_t home = slot_hash(dispatch.set[i]->w, dispatch.setcap);
 
         /* Move it into the hole unless its home lies cyclically in
          * (hole, i]: then it is still reachable without passing the hole. */
         if (((i - home) & mask) >= ((i - hole) & mask)) {
-            dispatch.slots[hole] = dispatch.slots[i];
+            dispatch.set[hole] = dispatch.set[i];
             hole = i;
         }
     }
-    dispatch.slots[hole].w = NULL;
-    dispatch.count--;
+    dispatch.set[hole] = NULL;
+    dispatch.setcount--;
 }
 
-/* --- watcher arrays ------------------------------------------------------ */
+/* --- loop records --------------------------------------------------------- */
 
-static int array_reserve(struct evsig__sig *s)
+static struct lrec *lrec_find(struct ev_loop *loop)
 {
-    evsig_watcher **v;
-    unsigned cap;
+    for (unsigned i = 0; i < dispatch.nloops; i++)
+        if (dispatch.loops[i]->wake.loop == loop)
+            return dispatch.loops[i];
+    return NULL;
+}
 
-    if (s->nwatchers < s->capwatchers)
-        return 0;
-    cap = s->capwatchers ? s->capwatchers * 2 : 4;
-    v = realloc(s->watchers, cap * sizeof(*v));
-    if (!v)
-        return -ENOMEM;
-    s->watchers = v;
-    s->capwatchers = cap;
+static struct lsig *lsig_find(const struct lrec *lr, int signum)
+{
+    for (unsigned i = 0; i < lr->nsig; i++)
+        if (lr->sig[i]->signum == signum)
+            return lr->sig[i];
+    return NULL;
+}
+
+static void free_lrec(struct lrec *lr)
+{
+    free(lr->sig);
+    free(lr);
+}
+
+/* Publish the set of loops to wake: every record in dispatch.loops.
+ * Returns 0 or -ENOMEM (then the published set is unchanged). */
+static int publish_wakes(void)
+{
+    struct evsig__wakeset *set = NULL, *old;
+
+    if (dispatch.nloops) {
+        set = malloc(sizeof(*set) + dispatch.nloops * sizeof(set->v[0]));
+        if (!set)
+            return -ENOMEM;
+        set->n = dispatch.nloops;
+        for (unsigned i = 0; i < dispatch.nloops; i++)
+            set->v[i] = &dispatch.loops[i]->wake;
+    }
+    old = evsig__catch_set_wakes(set);
+    evsig__core_quiesce();
+    free(old);
     return 0;
 }
 
-static void array_remove(struct evsig__sig *s, const evsig_watcher *w)
+/* The record of @loop, made (with its ev_async running) if needed. */
+static int lrec_get(struct ev_loop *loop, struct lrec **out)
 {
-    for (unsigned i = 0; i < s->nwatchers; i++) {
-        if (s->watchers[i] == w) {
-            memmove(&s->watchers[i], &s->watchers[i + 1],
-                    (s->nwatchers - i - 1) * sizeof(*s->watchers));
-            s->nwatchers--;
+    struct lrec *lr = lrec_find(loop), **loops;
+    int r;
+
+    if (lr) {
+        lr->stale = false;
+        *out = lr;
+        return 0;
+    }
+    if (dispatch.nloops == dispatch.caploops) {
+        unsigned cap = dispatch.caploops ? dispatch.caploops * 2 : 4;
+
+        loops = realloc(dispatch.loops, cap * sizeof(*loops));
+        if (!loops)
+            return -ENOMEM;
+        dispatch.loops = loops;
+        dispatch.caploops = cap;
+    }
+    lr = calloc(1, sizeof(*lr));
+    if (!lr)
+        return -ENOMEM;
+    lr->wake.loop = loop;
+    dispatch.loops[dispatch.nloops++] = lr;
+    r = publish_wakes();
+    if (r < 0) {
+        dispatch.nloops--;
+        free(lr);
+        return r;
+    }
+    /* Commit. The ev_async is not work: watchers keep the loop alive. */
+    ev_async_init(&lr->wake.async, wake_cb);
+    lr->wake.async.data = lr;
+    ev_async_start(loop, &lr->wake.async);
+    ev_unref(loop);
+    lr->started = true;
+    *out = lr;
+    return 0;
+}
+
+static void lrec_detach(struct lrec *lr)
+{
+    for (unsigned i = 0; i < dispatch.nloops; i++) {
+        if (dispatch.loops[i] == lr) {
+            dispatch.loops[i] = dispatch.loops[--dispatch.nloops];
             return;
         }
     }
-    abort();   /* the set and the arrays disagree: evsig's own bug */
 }
 
-static void watcher_stop(struct slot *slot)
+static void lrec_stop(struct lrec *lr)
 {
-    const evsig_watcher *w = slot->w;
-    int signum = slot->signum, flags = slot->flags;
-    struct ev_loop *loop = slot->loop;
+    if (lr->started) {
+        ev_ref(lr->wake.loop);
+        ev_async_stop(lr->wake.loop, &lr->wake.async);
+        lr->started = false;
+    }
+}
 
+/* @lr serves nothing any more. On its own thread, stop its ev_async and
+ * free it (once no frame uses it); from another thread, leave that to the
+ * loop's thread: retire it and wake the loop. */
+static void lrec_drop(struct lrec *lr, bool own_thread)
+{
+    lrec_detach(lr);
+    if (publish_wakes() < 0) {
+        /* Cannot shrink the published set: leave the record in it for the
+         * handler to read (it serves nothing, so nobody sends to it) and
+         * let the loop's thread free it later. */
+        dispatch.loops[dispatch.nloops++] = lr;
+        lr->stale = true;
+        ev_async_send(lr->wake.loop, &lr->wake.async);
+        return;
+    }
+    if (!own_thread) {
+        lr->next = dispatch.retiring;
+        dispatch.retiring = lr;
+        ev_async_send(lr->wake.loop, &lr->wake.async);
+        return;
+    }
+    lrec_stop(lr);
+    if (lr->frames) {
+        lr->gone = true;
+        lr->next = dispatch.gone_loops;
+        dispatch.gone_loops = lr;
+    } else {
+        free_lrec(lr);
+    }
+}
+
+static bool is_retiring(const struct lrec *lr)
+{
+    for (const struct lrec *r = dispatch.retiring; r; r = r->next)
+        if (r == lr)
+            return true;
+    return false;
+}
+
+static void unlink_retiring(struct lrec *lr)
+{
+    for (struct lrec **p = &dispatch.retiring; *p; p = &(*p)->next) {
+        if (*p == lr) {
+            *p = lr->next;
+            return;
+        }
+    }
+}
+
+/* A call naming @loop: a record of it still retiring belongs either to
+ * this very loop or to a destroyed one whose address was reused; evsig
+ * cannot tell, so it never touches that ev_async again. */
+static void bury_retired(struct ev_loop *loop)
+{
+    for (struct lrec **p = &dispatch.retiring; *p;) {
+        struct lrec *lr = *p;
+
+        if (lr->wake.loop == loop) {
+            *p = lr->next;
+            lr->next = dispatch.graveyard;
+            dispatch.graveyard = lr;
+        } else {
+            p = &lr->next;
+        }
+    }
+}
+
+/* --- subscriptions --------------------------------------------------------- */
+
+static unsigned owners_on(const struct lsig *ls)
+{
+    return ls->n + ls->nwaits + (ls->table ? 1 : 0);
+}
+
+/* The subscription of @signum on @loop, made if needed (not yet reading:
+ * see subscribe()). */
+static int lsig_get(struct ev_loop *loop, int signum, struct lsig **out)
+{
+    struct lrec *lr;
+    struct lsig *ls, **v;
+    int r;
+
+    bury_retired(loop);
+    if (!dispatch.rings[signum]) {
+        struct evsig__ring *ring = evsig__ring_new();
+
+        if (!ring)
+            return -ENOMEM;
+        dispatch.rings[signum] = ring;
+        evsig__catch_set_ring(signum, ring);
+    }
+    r = lrec_get(loop, &lr);
+    if (r < 0)
+        return r;
+    ls = lsig_find(lr, signum);
+    if (ls) {
+        *out = ls;
+        return 0;
+    }
+    if (lr->nsig == lr->capsig) {
+        unsigned cap = lr->capsig ? lr->capsig * 2 : 4;
+
+        v = realloc(lr->sig, cap * sizeof(*v));
+        if (!v)
+            goto fail;
+        lr->sig = v;
+        lr->capsig = cap;
+    }
+    ls = calloc(1, sizeof(*ls));
+    if (!ls)
+        goto fail;
+    ls->lr = lr;
+    ls->signum = signum;
+    lr->sig[lr->nsig++] = ls;
+    *out = ls;
+    return 0;
+
+fail:
+    if (!lr->nsig)
+        lrec_drop(lr, true);
+    return -ENOMEM;
+}
+
+/* Forget a subscription that never got an owner (a failed start). */
+static void lsig_abandon(struct lsig *ls)
+{
+    if (owners_on(ls) == 0)
+        unsubscribe(ls, true);
+}
+
+/* Before its first owner: read from now on, and be woken. */
+static void subscribe(struct lsig *ls)
+{
+    if (owners_on(ls))
+        return;
+    ls->cursor = evsig__ring_head(dispatch.rings[ls->signum]);
+    ls->ibuf = ls->nbuf = 0;
+    ls->lost = 0;
+    ls->forkgen = evsig__forkgen();
+    atomic_fetch_or(&ls->lr->wake.serves, EVSIG__BIT(ls->signum));
+}
+
+/* After its first owner was counted: claim the C handler. */
+static void subscribed(struct lsig *ls)
+{
+    if (!ls->claimed) {
+        ls->claimed = true;
+        evsig__disp_claim(ls->signum);
+    }
+}
+
+static void unlink_gone_sig(struct lsig *ls)
+{
+    for (struct lsig **p = &dispatch.gone_sigs; *p; p = &(*p)->next_gone) {
+        if (*p == ls) {
+            *p = ls->next_gone;
+            return;
+        }
+    }
+}
+
+static void unlink_gone_loop(struct lrec *lr)
+{
+    for (struct lrec **p = &dispatch.gone_loops; *p; p = &(*p)->next) {
+        if (*p == lr) {
+            *p = lr->next;
+            return;
+        }
+    }
+}
+
+/* A frame leaves @lr: free it if it was dropped meanwhile. */
+static void lrec_leave(struct lrec *lr)
+{
+    if (--lr->frames == 0 && lr->gone) {
+        unlink_gone_loop(lr);
+        free_lrec(lr);
+    }
+}
+
+/* After its last owner left. */
+static void unsubscribe(struct lsig *ls, bool own_thread)
+{
+    struct lrec *lr = ls->lr;
+
+    if (owners_on(ls))
+        return;
+    atomic_fetch_and(&lr->wake.serves, ~EVSIG__BIT(ls->signum));
+    for (unsigned i = 0; i < lr->nsig; i++) {
+        if (lr->sig[i] == ls) {
+            lr->sig[i] = lr->sig[--lr->nsig];
+            break;
+        }
+    }
+    if (ls->claimed)
+        evsig__disp_release(ls->signum);
+    if (ls->frames) {
+        ls->gone = true;
+        ls->next_gone = dispatch.gone_sigs;
+        dispatch.gone_sigs = ls;
+    } else {
+        free(ls->v);
+        free(ls);
+    }
+    if (!lr->nsig)
+        lrec_drop(lr, own_thread);
+}
+
+/* --- oneshot claims ------------------------------------------------------- */
+
+/* Publish @signum's claims: the live ones, plus @add. On failure nothing
+ * changes (-ENOMEM). Claims turned off are freed once unpublished. */
+static int publish_claims(int signum, struct evsig__claim *add)
+{
+    struct evsig__claimset *set = NULL, *old;
+    struct evsig__claim *dead = NULL, **p;
+    unsigned n = add ? 1 : 0;
+
+    for (struct evsig__claim *c = dispatch.claims[signum]; c; c = c->next)
+        n += !atomic_load(&c->off);
+    if (n) {
+        set = malloc(sizeof(*set) + n * sizeof(set->v[0]));
+        if (!set)
+            return -ENOMEM;
+        set->n = 0;
+    }
+    if (add) {
+        add->next = dispatch.claims[signum];
+        dispatch.claims[signum] = add;
+    }
+    for (p = &dispatch.claims[signum]; *p;) {
+        struct evsig__claim *c = *p;
+
+        if (atomic_load(&c->off)) {
+            *p = c->next;
+            c->next = dead;
+            dead = c;
+        } else {
+            set->v[set->n++] = c;
+            p = &c->next;
+        }
+    }
+    old = evsig__catch_set_claims(signum, set);
+    evsig__core_quiesce();
+    free(old);
+    while (dead) {
+        struct evsig__claim *c = dead;
+
+        dead = c->next;
+        free(c);
+    }
+    return 0;
+}
+
+/* --- watchers ------------------------------------------------------------- */
+
+static void array_remove(struct lsig *ls, const struct wrec *r)
+{
+    for (unsigned i = 0; i < ls->n; i++) {
+        if (ls->v[i] == r) {
+            memmove(&ls->v[i], &ls->v[i + 1],
+                    (ls->n - i - 1) * sizeof(*ls->v));
+            ls->n--;
+            return;
+        }
+    }
+    assert(!"a watcher record missing from its subscription");
+}
+
+/* Stop an active watcher. @from_dispatch: on its loop's thread in a
+ * dispatch frame (no allocation there: a claim is only turned off). */
+static void watcher_stop(struct wrec **slot, bool from_dispatch)
+{
+    struct wrec *r = *slot;
+    struct lsig *ls = r->ls;
+    int signum = ls->signum;
+
+    if (r->claim) {
+        atomic_store(&r->claim->off, true);
+        evsig__catch_owners(signum, 0);
+        if (!from_dispatch)
+            (void)publish_claims(signum, NULL);   /* shrink if we can */
+    } else {
+        evsig__catch_owners(signum, -1);
+    }
     set_del(slot);
-    array_remove(&evsig__sigs[signum], w);
-    if (!(flags & EVSIG_NOREF))
-        ev_unref(loop);
-    evsig__table_sync(signum, loop);   /* unbinding cannot fail */
+    array_remove(ls, r);
+    if (r->refd)
+        ev_unref(ls->lr->wake.loop);
+    free(r->fold);
+    free(r);
+    unsubscribe(ls, true);
 }
 
 EVSIG_PUBLIC int evsig_watch(struct ev_loop *loop, evsig_watcher *w,
                              int signum, evsig_handler cb, void *data,
                              int flags)
 {
-    struct evsig__sig *s;
-    struct slot *slot;
-    int r;
+    struct evsig__claim *claim = NULL;
+    struct fold *fold = NULL;
+    struct wrec *r = NULL;
+    struct lsig *ls;
+    sigset_t saved;
+    int err;
 
     if (!loop || !w || cb == EVSIG_DFL || cb == EVSIG_IGN || cb == EVSIG_NONE)
         return evsig__fail(-EINVAL);
@@ -188,170 +652,565 @@ EVSIG_PUBLIC int evsig_watch(struct ev_loop *loop, evsig_watcher *w,
         signum == SIGSTOP || (flags & ~EVSIG_FLAGS_WATCH))
         return evsig__fail(-EINVAL);
 
-    evsig__table_meet_default_loop();
-    if (set_find(w))
+    evsig__lock(&saved);
+    evsig__disp_meet_default_loop();
+    if (set_find(w)) {
+        evsig__unlock(&saved);
         return 0;   /* already active: libev's rule, a no-op */
-
-    r = evsig__table_check_loop(signum, loop);
-    if (r < 0)
-        return evsig__fail(r);
-
-    /* Prepare everything that can fail before changing anything. */
-    s = &evsig__sigs[signum];
-    r = set_reserve();
-    if (r == 0)
-        r = array_reserve(s);
-    if (r < 0)
-        return evsig__fail(r);
-
-    w->evsig_private_cb = cb;
-    w->evsig_private_data = data;
-    s->watchers[s->nwatchers++] = w;
-    set_put_unchecked(dispatch.slots, dispatch.cap,
-                      &(struct slot){ w, loop, signum, flags, ++dispatch.starts });
-    dispatch.count++;
-
-    r = evsig__table_sync(signum, loop);   /* binds on the first user */
-    if (r < 0) {
-        slot = set_find(w);
-        set_del(slot);
-        s->nwatchers--;
-        return evsig__fail(r);
     }
 
-    /* Commit point passed: the watcher is live. */
-    if (!(flags & EVSIG_NOREF))
+    /* Prepare everything that can fail. */
+    err = lsig_get(loop, signum, &ls);
+    if (err < 0)
+        goto out;
+    err = -ENOMEM;
+    if (set_reserve() < 0)
+        goto fail;
+    if (ls->n == ls->cap) {
+        unsigned cap = ls->cap ? ls->cap * 2 : 4;
+        struct wrec **v = realloc(ls->v, cap * sizeof(*v));
+
+        if (!v)
+            goto fail;
+        ls->v = v;
+        ls->cap = cap;
+    }
+    r = calloc(1, sizeof(*r));
+    if (!r)
+        goto fail;
+    if (flags & EVSIG_COALESCE) {
+        fold = calloc(1, sizeof(*fold));
+        if (!fold)
+            goto fail;
+        fold->called_iter = ls->lr->iter - 1;
+    }
+    subscribe(ls);
+    if (flags & EVSIG_ONESHOT) {
+        claim = calloc(1, sizeof(*claim));
+        if (!claim)
+            goto fail;
+        claim->start_gen = evsig__catch_owners(signum, 0);
+        if (publish_claims(signum, claim) < 0)
+            goto fail;
+    }
+
+    /* Commit. */
+    r->w = w;
+    r->ls = ls;
+    r->cb = cb;
+    r->data = data;
+    r->seq = ++dispatch.starts;
+    r->flags = (uint8_t)flags;
+    r->claim = claim;
+    r->fold = fold;
+    r->start_gen = claim ? claim->start_gen : evsig__catch_owners(signum, +1);
+    w->evsig_private_cb = cb;
+    w->evsig_private_data = data;
+    set_put(dispatch.set, dispatch.setcap, r);
+    dispatch.setcount++;
+    ls->v[ls->n++] = r;
+    subscribed(ls);
+    if (!(flags & EVSIG_NOREF)) {
         ev_ref(loop);
-    return 0;
+        r->refd = true;
+    }
+    err = 0;
+    goto out;
+
+fail:
+    free(claim);
+    free(fold);
+    free(r);
+    lsig_abandon(ls);
+out:
+    evsig__unlock(&saved);
+    return err < 0 ? evsig__fail(err) : 0;
 }
 
 EVSIG_PUBLIC int evsig_unwatch(evsig_watcher *w)
 {
-    struct slot *slot;
+    struct wrec **slot;
+    sigset_t saved;
 
     if (!w)
         return evsig__fail(-EINVAL);
-    slot = set_find(w);
+    evsig__lock(&saved);
+    slot = set_slot(w);
     if (slot)
-        watcher_stop(slot);
+        watcher_stop(slot, false);
+    evsig__unlock(&saved);
     return 0;
 }
 
 EVSIG_PUBLIC int evsig_is_active(const evsig_watcher *w)
 {
-    return w && set_find(w) ? 1 : 0;
+    sigset_t saved;
+    int r;
+
+    if (!w)
+        return 0;
+    evsig__lock(&saved);
+    r = set_find(w) ? 1 : 0;
+    evsig__unlock(&saved);
+    return r;
 }
 
-void evsig__dispatch_reset(void)
+static int set_ref(evsig_watcher *w, bool ref)
 {
-    /* From evsig's own records only: a caller's watcher may already be
-     * gone (a stack frame unwound by a failed test, say). */
-    for (size_t i = 0; i < dispatch.cap; i++)
-        if (dispatch.slots[i].w && !(dispatch.slots[i].flags & EVSIG_NOREF))
-            ev_unref(dispatch.slots[i].loop);
-    for (int signum = 1; signum < NSIG; signum++) {
-        struct evsig__sig *s = &evsig__sigs[signum];
+    struct wrec *r;
+    sigset_t saved;
 
-        free(s->watchers);
-        s->watchers = NULL;
-        s->nwatchers = s->capwatchers = 0;
+    if (!w)
+        return evsig__fail(-EINVAL);
+    evsig__lock(&saved);
+    r = set_find(w);
+    if (r && r->refd != ref) {
+        if (ref)
+            ev_ref(r->ls->lr->wake.loop);
+        else
+            ev_unref(r->ls->lr->wake.loop);
+        r->refd = ref;
     }
-    free(dispatch.slots);
-    dispatch.slots = NULL;
-    dispatch.cap = dispatch.count = 0;
-    dispatch.waits = NULL;   /* their frames notice the epoch change */
+    evsig__unlock(&saved);
+    return r ? 0 : evsig__fail(-EINVAL);
 }
 
-/* --- dispatch ------------------------------------------------------------ */
-
-static bool consume_by_wait(struct ev_loop *loop, const evsig_info *info)
+EVSIG_PUBLIC int evsig_ref(evsig_watcher *w)
 {
-    for (struct wait *wt = dispatch.waits; wt; wt = wt->outer) {
-        if (!wt->done && wt->loop == loop && sigismember(&wt->set, info->signo)) {
-            wt->info = *info;
-            wt->done = true;
+    return set_ref(w, true);
+}
+
+EVSIG_PUBLIC int evsig_unref(evsig_watcher *w)
+{
+    return set_ref(w, false);
+}
+
+/* --- the table callback's binding ----------------------------------------- */
+
+int evsig__dispatch_table(int signum, struct ev_loop *loop,
+                          evsig_handler cb, void *data)
+{
+    struct lsig *old = dispatch.table[signum], *ls;
+    int r;
+
+    if (cb) {
+        r = lsig_get(loop, signum, &ls);
+        if (r < 0)
+            return r;
+        /* Bind the new one before unbinding the old, so the claim on the
+         * C handler never drops to zero in between. */
+        if (old == ls) {
+            ls->tgen = evsig__catch_owners(signum, 0);
+        } else {
+            subscribe(ls);
+            ls->tgen = evsig__catch_owners(signum, +1);
+            ls->table = true;
+            subscribed(ls);
+        }
+        ls->tcb = cb;
+        ls->tdata = data;
+        dispatch.table[signum] = ls;
+    } else {
+        dispatch.table[signum] = NULL;
+    }
+    if (old && old != dispatch.table[signum]) {
+        evsig__catch_owners(signum, -1);
+        old->table = false;
+        unsubscribe(old, old->lr->wake.loop == calling_loop ||
+                         old->lr->wake.loop == loop);
+    }
+    return 0;
+}
+
+/* --- dispatch ------------------------------------------------------------- */
+
+static bool owns(uint32_t start_gen, const struct evsig__delivery *d)
+{
+    return evsig__gen_le(start_gen, d->owner_gen);
+}
+
+/* The innermost wait on the loop that owns @d, if any. */
+static struct wait *wait_for_delivery(struct lrec *lr,
+                                      const struct evsig__delivery *d)
+{
+    for (struct wait *wt = lr->waits; wt; wt = wt->outer)
+        if (wt->owning && !wt->done && sigismember(&wt->set, d->info.signo) &&
+            owns(wt->gen[d->info.signo], d))
+            return wt;
+    return NULL;
+}
+
+static void wait_disown(struct wait *wt, struct lrec *lr, bool own_thread);
+
+/* Fill the read-ahead from the ring; false if nothing is there. */
+static bool refill(struct lsig *ls)
+{
+    struct evsig__ring *ring = dispatch.rings[ls->signum];
+
+    ls->ibuf = ls->nbuf = 0;
+    while (ls->nbuf < READ_AHEAD &&
+           evsig__ring_read(ring, &ls->cursor, &ls->buf[ls->nbuf], &ls->lost))
+        ls->nbuf++;
+    return ls->nbuf > 0;
+}
+
+/* Whether a coalescing watcher owns read-ahead entry @i; a wait would
+ * consume the first entry it owns ahead of everyone (simulated with
+ * @taken, one bit per wait, innermost first). */
+static bool fold_owns(struct lsig *ls, const struct wrec *r, unsigned i,
+                      unsigned *taken)
+{
+    const struct evsig__delivery *d = &ls->buf[i];
+    unsigned bit = 1;
+
+    for (struct wait *wt = ls->lr->waits; wt && bit; wt = wt->outer, bit <<= 1)
+        if (!(*taken & bit) && wt->owning && !wt->done &&
+            sigismember(&wt->set, ls->signum) &&
+            owns(wt->gen[ls->signum], d)) {
+            *taken |= bit;
+            return false;
+        }
+    return owns(r->start_gen, d);
+}
+
+/* Fold the deliveries a coalescing watcher owns from read-ahead entry
+ * @from on into its pending fold. */
+static void fold_ahead(struct lsig *ls, struct wrec *r, unsigned from)
+{
+    struct fold *f = r->fold;
+    unsigned taken = 0;
+
+    for (unsigned i = from; i < ls->nbuf; i++) {
+        if (!fold_owns(ls, r, i, &taken))
+            continue;
+        f->merged++;
+        f->lost += ls->buf[i].lost;
+        f->newest = ls->buf[i].info;
+    }
+    f->upto = ls->nbuf ? ls->buf[ls->nbuf - 1].pos + 1 : f->upto;
+}
+
+/* Call a user callback unlocked. Returns false if evsig_reset() ran
+ * meanwhile: then nothing the frame holds may be touched. */
+static bool call(struct ev_loop *loop, evsig_handler cb, void *data,
+                 const evsig_info *info, unsigned epoch)
+{
+    struct ev_loop *outer = calling_loop;
+
+    calling_loop = loop;
+    evsig__unlock_loop();
+    evsig__core_note_handler();
+    cb(loop, info, data);
+    evsig__lock_loop();
+    calling_loop = outer;
+    return evsig__core_epoch() == epoch;
+}
+
+/* The next watcher after start order @after, or NULL. */
+static struct wrec *next_watcher(const struct lsig *ls, uint64_t after)
+{
+    unsigned lo = 0, hi = ls->n;
+
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+
+        if (ls->v[mid]->seq <= after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ls->n ? ls->v[lo] : NULL;
+}
+
+/* Call a coalescing watcher with what it has folded. */
+static bool call_fold(struct lsig *ls, struct wrec *r, unsigned epoch)
+{
+    struct fold *f = r->fold;
+    evsig_info info = f->newest;
+    evsig_handler cb = r->cb;
+    void *data = r->data;
+
+    info.merged = f->merged;
+    info.lost = f->lost;
+    f->merged = f->lost = 0;
+    f->called_iter = ls->lr->iter;
+    if (r->flags & EVSIG_ONESHOT)
+        watcher_stop(set_slot(r->w), true);   /* frees @r */
+    return call(ls->lr->wake.loop, cb, data, &info, epoch);
+}
+
+/* A oneshot's claimed delivery whose ring entry was lost (lapped): it is
+ * kept with the watcher, so call it now. */
+static bool flush_orphans(struct lsig *ls, uint64_t before, unsigned epoch)
+{
+    for (uint64_t after = 0;;) {
+        struct wrec *r = next_watcher(ls, after);
+        evsig_info info;
+
+        if (!r)
             return true;
+        after = r->seq;
+        if (!r->claim || !atomic_load_explicit(&r->claim->filled,
+                                               memory_order_acquire) ||
+            atomic_load(&r->claim->taken) - 1 >= before)
+            continue;
+        info = r->claim->info;
+        watcher_stop(set_slot(r->w), true);
+        if (!call(ls->lr->wake.loop, r->cb, r->data, &info, epoch) ||
+            ls->gone)
+            return false;
+    }
+}
+
+/* Dispatch read-ahead entry @i. Returns false if the frame must stop. */
+static bool deliver(struct lsig *ls, unsigned i, unsigned epoch)
+{
+    struct lrec *lr = ls->lr;
+    struct ev_loop *loop = lr->wake.loop;
+    struct evsig__delivery d = ls->buf[i];
+    evsig_info info = d.info;
+    struct wait *wt;
+    bool called = false;
+
+    ls->lost += d.lost;
+    info.lost = ls->lost;
+
+    wt = wait_for_delivery(lr, &d);
+    if (wt) {
+        wt->info = info;
+        wt->done = true;
+        ls->lost = 0;
+        wait_disown(wt, lr, true);
+        return !ls->gone;
+    }
+
+    if (ls->table && owns(ls->tgen, &d)) {
+        called = true;
+        ls->lost = 0;
+        if (!call(loop, ls->tcb, ls->tdata, &info, epoch) || ls->gone)
+            return false;
+    }
+
+    for (uint64_t after = 0;;) {
+        struct wrec *r = next_watcher(ls, after);
+
+        if (!r)
+            break;
+        after = r->seq;
+        if (r->claim) {
+            uint64_t taken = atomic_load(&r->claim->taken);
+
+            if (taken != d.pos + 1 ||
+                !atomic_load_explicit(&r->claim->filled, memory_order_acquire))
+                continue;
+        } else if (!owns(r->start_gen, &d)) {
+            continue;
+        }
+        called = true;
+        ls->lost = 0;
+        if (r->fold) {
+            struct fold *f = r->fold;
+
+            if (d.pos < f->upto)
+                continue;   /* folded into its call of this iteration */
+            if (f->called_iter == lr->iter) {
+                /* Called this iteration: fold into the next call. */
+                f->merged++;
+                f->lost += info.lost;
+                f->newest = d.info;
+                continue;
+            }
+            f->merged++;
+            f->lost += info.lost;
+            f->newest = d.info;
+            if (!r->claim)   /* a oneshot owns its one delivery only */
+                fold_ahead(ls, r, i + 1);
+            if (!call_fold(ls, r, epoch) || ls->gone)
+                return false;
+            continue;
+        }
+        evsig_handler cb = r->cb;
+        void *data = r->data;
+
+        if (r->flags & EVSIG_ONESHOT)
+            watcher_stop(set_slot(r->w), true);
+        if (!call(loop, cb, data, &info, epoch) || ls->gone)
+            return false;
+    }
+    (void)called;
+    return true;
+}
+
+/* Coalescing watchers with deliveries folded for a later iteration: call
+ * those whose iteration has come, in start order; true if any must wait
+ * for the next one. */
+static bool flush_folds(struct lsig *ls, unsigned epoch, bool *stop)
+{
+    bool later = false;
+
+    for (uint64_t after = 0;;) {
+        struct wrec *r = next_watcher(ls, after);
+
+        if (!r)
+            break;
+        after = r->seq;
+        if (!r->fold || !r->fold->merged)
+            continue;
+        if (r->fold->called_iter == ls->lr->iter) {
+            later = true;
+            continue;
+        }
+        if (!call_fold(ls, r, epoch) || ls->gone) {
+            *stop = true;
+            return later;
         }
     }
-    return false;
+    return later;
 }
 
-static void deliver(struct ev_loop *loop, const evsig_info *info)
+/* In a child of fork(), what a subscription read or folded in the parent,
+ * and the oneshot claims a parent's delivery took, are the parent's: drop
+ * them at the first use here (not at fork time: a forked child that never
+ * dispatches never writes, so never copies, these pages). */
+static void fresh(struct lsig *ls)
 {
-    int signum = info->signo;
-    struct evsig__sig *s = &evsig__sigs[signum];
-    evsig_watcher *small[16], **snap = small;
-    /* Watchers started from here on, even at the address of one that a
-     * callback just stopped, see the next delivery, not this one. */
-    unsigned long horizon = dispatch.starts;
-    unsigned n;
+    unsigned fgen = evsig__forkgen();
 
-    if (consume_by_wait(loop, info))
+    if (ls->forkgen == fgen)
         return;
+    ls->forkgen = fgen;
+    ls->ibuf = ls->nbuf = 0;
+    ls->lost = 0;
+    for (unsigned i = 0; i < ls->n; i++) {
+        struct wrec *r = ls->v[i];
 
-    /* SIGCHLD's table entry is cooperative: child.c calls it per exit. */
-    if (signum != SIGCHLD && evsig__table_has_cb(s)) {
-        evsig__handlers_ran++;
-        s->handler(loop, info, s->data);
+        if (r->fold) {
+            r->fold->merged = r->fold->lost = 0;
+            r->fold->upto = 0;
+        }
+        if (r->claim && atomic_load(&r->claim->filled) &&
+            r->claim->forkgen != fgen) {
+            atomic_store(&r->claim->filled, false);
+            atomic_store(&r->claim->taken, 0);   /* armed again here */
+        }
     }
-
-    n = s->nwatchers;
-    if (!n)
-        return;
-    if (n > sizeof(small) / sizeof(small[0])) {
-        snap = malloc(n * sizeof(*snap));
-        if (!snap)
-            abort();   /* cannot drop a delivery silently */
-    }
-    memcpy(snap, s->watchers, n * sizeof(*snap));
-
-    for (unsigned i = 0; i < n; i++) {
-        evsig_watcher *w = snap[i];
-        struct slot *slot = set_find(w);
-
-        /* Stopped, or restarted, by an earlier callback. */
-        if (!slot || slot->signum != signum || slot->started > horizon ||
-            slot->loop != loop)
-            continue;
-        if (slot->flags & EVSIG_ONESHOT)
-            watcher_stop(slot);
-        evsig__handlers_ran++;
-        w->evsig_private_cb(loop, info, w->evsig_private_data);
-    }
-    if (snap != small)
-        free(snap);
 }
 
-void evsig__dispatch_cb(struct ev_loop *loop, ev_signal *evw, int revents)
+/* Dispatch what @ls has up to ring position @limit (what was there when
+ * the wakeup began: newer deliveries wait for the next iteration, so one
+ * signal cannot starve the loop). Returns false if the frame must stop
+ * (evsig_reset() ran). */
+static bool dispatch_sig(struct lsig *ls, uint64_t limit, unsigned epoch,
+                         bool *again)
 {
-    int signum = evw->signum;
-    struct evsig__sig *s = &evsig__sigs[signum];
-    evsig_info info;
-    unsigned gen;
+    bool ok = true, stop = false;
+
+    fresh(ls);
+    ls->frames++;
+    for (;;) {
+        if (ls->ibuf == ls->nbuf && !refill(ls))
+            break;
+        if (ls->buf[ls->ibuf].pos >= limit) {
+            *again = true;
+            break;
+        }
+        unsigned i = ls->ibuf++;
+
+        if (!flush_orphans(ls, ls->buf[i].pos, epoch) ||
+            !deliver(ls, i, epoch)) {
+            ok = evsig__core_epoch() == epoch;
+            stop = true;
+            break;
+        }
+    }
+    if (!stop) {
+        if (!flush_orphans(ls, ls->cursor, epoch))
+            stop = true;
+        else if (flush_folds(ls, epoch, &stop))
+            *again = true;
+        ok = evsig__core_epoch() == epoch;
+    }
+    if (!ok)
+        return false;   /* reset: @ls is gone */
+    if (--ls->frames == 0 && ls->gone) {
+        unlink_gone_sig(ls);
+        free(ls->v);
+        free(ls);
+    }
+    return true;
+}
+
+static void retire_now(struct lrec *lr)
+{
+    unlink_retiring(lr);
+    lrec_stop(lr);
+    free_lrec(lr);
+}
+
+static void wake_cb(struct ev_loop *loop, ev_async *a, int revents)
+{
+    struct lrec *lr = a->data;
+    unsigned epoch = evsig__core_epoch();
+    bool again = false;
+    uint64_t bits;
     (void)revents;
 
-    unsigned epoch = evsig__reset_epoch;
-
-    evsig__wakeup_warn();
-    /* Callbacks may stop and start watchers or change the table. Releasing
-     * the signal waits until a callback has returned: then, if nothing
-     * wants it any more, the rest of the ring is raised again under the
-     * disposition now in place. */
-    s->dispatching++;
-    while (s->bound && s->loop == loop && evsig__ring_pop(s->ring, &info, &gen)) {
-        if (gen != evsig__gen())
-            continue;   /* caught before a fork: the parent's */
-        deliver(loop, &info);
-        if (epoch != evsig__reset_epoch || !evsig__table_wanted(signum))
-            break;
+    evsig__lock_loop();
+    if (lr->stale && !lr->nsig && !lr->frames) {
+        /* Left in the published set by a failed shrink: try again. */
+        lr->stale = false;
+        lrec_drop(lr, true);
+        evsig__unlock_loop();
+        return;
     }
-    if (epoch != evsig__reset_epoch)
-        return;   /* evsig_reset() forgot the signal, counter included */
-    if (--s->dispatching == 0 && s->bound)
-        evsig__table_sync(signum, s->loop);
+    if (is_retiring(lr)) {
+        retire_now(lr);
+        evsig__unlock_loop();
+        return;
+    }
+    lr->iter++;
+    lr->frames++;
+    bits = atomic_exchange_explicit(&lr->wake.pending, 0, memory_order_acquire);
+    while (bits) {
+        int signum = __builtin_ctzll(bits) + 1;
+        struct lsig *ls = lsig_find(lr, signum);
+
+        bits &= bits - 1;
+        if (!ls)
+            continue;
+        uint64_t limit = evsig__ring_head(dispatch.rings[signum]);
+
+        if (!dispatch_sig(ls, limit, epoch, &again)) {
+            evsig__unlock_loop();
+            return;   /* evsig_reset(): everything is gone */
+        }
+        if (again) {
+            atomic_fetch_or(&lr->wake.pending, EVSIG__BIT(signum));
+            again = false;
+            ev_async_send(loop, &lr->wake.async);
+        }
+    }
+    lrec_leave(lr);
+    evsig__unlock_loop();
+    evsig__dispatch_report();
 }
 
-/* --- cooperative waits --------------------------------------------------- */
+void evsig__dispatch_report(void)
+{
+    bool full;
+    int err, fd;
+
+    evsig__catch_wakeup_trouble(&full, &err, &fd);
+    if (full)
+        fprintf(stderr, "evsig: wakeup fd %d is full: signal bytes were lost\n",
+                evsig__catch_wakeup_fd());
+    if (err)
+        fprintf(stderr, "evsig: cannot write to wakeup fd %d: %s (%s)\n",
+                fd, strerror(err), strerrorname_np(err) ? strerrorname_np(err)
+                                                        : "?");
+}
+
+/* --- cooperative waits ---------------------------------------------------- */
 
 static void wait_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -360,40 +1219,35 @@ static void wait_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
     *(bool *)t->data = true;
 }
 
-/* Hold or release every signal of @set for a wait; on a failure to hold
- * one, release those already held. */
-static int hold_set(struct ev_loop *loop, const sigset_t *set)
+/* The wait stops owning its signals (satisfied, timed out, or failed to
+ * start after @upto). */
+static void wait_release(struct wait *wt, struct lrec *lr, int upto,
+                         bool own_thread)
 {
-    for (int signum = 1; signum < NSIG; signum++) {
-        if (!sigismember(set, signum))
+    for (int signum = 1; signum < upto; signum++) {
+        struct lsig *ls;
+
+        if (!sigismember(&wt->set, signum))
             continue;
-        evsig__sigs[signum].nwaits++;
-        int r = evsig__table_sync(signum, loop);
-        if (r < 0) {
-            evsig__sigs[signum].nwaits--;
-            for (int j = 1; j < signum; j++) {
-                if (sigismember(set, j)) {
-                    evsig__sigs[j].nwaits--;
-                    evsig__table_sync(j, loop);
-                }
-            }
-            return r;
-        }
+        ls = lsig_find(lr, signum);
+        assert(ls && ls->nwaits);
+        evsig__catch_owners(signum, -1);
+        ls->nwaits--;
+        unsubscribe(ls, own_thread);
     }
-    return 0;
 }
 
-static void release_set(struct ev_loop *loop, const sigset_t *set)
+static void wait_disown(struct wait *wt, struct lrec *lr, bool own_thread)
 {
-    for (int signum = 1; signum < NSIG; signum++) {
-        if (sigismember(set, signum)) {
-            evsig__sigs[signum].nwaits--;
-            evsig__table_sync(signum, loop);
-        }
-    }
+    if (!wt->owning)
+        return;
+    wt->owning = false;
+    lr->frames++;   /* keep @lr while its subscriptions go */
+    wait_release(wt, lr, NSIG, own_thread);
+    lrec_leave(lr);
 }
 
-static int check_set(struct ev_loop *loop, const sigset_t *set)
+static int check_set(const sigset_t *set)
 {
     bool any = false;
 
@@ -405,15 +1259,32 @@ static int check_set(struct ev_loop *loop, const sigset_t *set)
             return -EINVAL;
         any = true;
     }
-    if (!any)
-        return -EINVAL;
+    return any ? 0 : -EINVAL;
+}
+
+/* Register @wt as an owner of every signal of its set on its loop. */
+static int wait_own(struct wait *wt)
+{
+    struct lsig *ls;
+    struct lrec *lr = NULL;
+    int r;
+
     for (int signum = 1; signum < NSIG; signum++) {
-        if (sigismember(set, signum)) {
-            int r = evsig__table_check_loop(signum, loop);
-            if (r < 0)
-                return r;
+        if (!sigismember(&wt->set, signum))
+            continue;
+        r = lsig_get(wt->loop, signum, &ls);
+        if (r < 0) {
+            if (lr)
+                wait_release(wt, lr, signum, true);
+            return r;
         }
+        lr = ls->lr;
+        subscribe(ls);
+        wt->gen[signum] = evsig__catch_owners(signum, +1);
+        ls->nwaits++;
+        subscribed(ls);
     }
+    wt->owning = true;
     return 0;
 }
 
@@ -421,26 +1292,34 @@ static int check_set(struct ev_loop *loop, const sigset_t *set)
 static int wait_run(struct ev_loop *loop, const sigset_t *set,
                     evsig_info *info, double timeout)
 {
-    unsigned epoch = evsig__reset_epoch;
     int saved_errno = errno;   /* the loop's callbacks may change it */
     struct wait wt;
     bool timed_out = false;
     ev_timer timer;
-    sigset_t oldmask;
+    sigset_t saved, oldmask;
+    unsigned epoch;
+    struct lrec *lr;
     int r;
 
-    r = check_set(loop, set);
+    r = check_set(set);
     if (r < 0)
         return r;
-    r = hold_set(loop, set);
-    if (r < 0)
-        return r;
-
     memset(&wt, 0, sizeof(wt));
     wt.loop = loop;
     wt.set = *set;
-    wt.outer = dispatch.waits;
-    dispatch.waits = &wt;
+
+    evsig__lock(&saved);
+    evsig__disp_meet_default_loop();
+    epoch = evsig__core_epoch();
+    r = wait_own(&wt);
+    if (r < 0) {
+        evsig__unlock(&saved);
+        return r;
+    }
+    lr = lrec_find(loop);
+    wt.outer = lr->waits;
+    lr->waits = &wt;
+    evsig__unlock(&saved);
 
     /* A signal of the set that this thread blocks would never reach the
      * handler: unblock it for the wait, as sigwait() takes blocked ones. */
@@ -453,21 +1332,32 @@ static int wait_run(struct ev_loop *loop, const sigset_t *set,
         timer.data = &timed_out;
         ev_timer_start(loop, &timer);
     }
-    while (!wt.done && !timed_out && epoch == evsig__reset_epoch)
+    while (!wt.done && !timed_out && epoch == evsig__core_epoch())
         ev_run(loop, EVRUN_ONCE);
     if (timeout >= 0)
         ev_timer_stop(loop, &timer);
     ev_unref(loop);
     pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
 
-    if (epoch != evsig__reset_epoch) {
-        /* evsig_reset() dropped the wait list and the holds. */
-        if (dispatch.waits == &wt)
-            dispatch.waits = wt.outer;
+    evsig__lock(&saved);
+    if (epoch != evsig__core_epoch()) {
+        /* evsig_reset() dropped the waits and their subscriptions. */
+        evsig__unlock(&saved);
         return -EINTR;
     }
-    dispatch.waits = wt.outer;
-    release_set(loop, set);
+    /* The wait's loop record lives while the wait owns; once it stopped
+     * owning, look it up again. */
+    lr = lrec_find(loop);
+    if (lr) {
+        for (struct wait **p = &lr->waits; *p; p = &(*p)->outer) {
+            if (*p == &wt) {
+                *p = wt.outer;
+                break;
+            }
+        }
+        wait_disown(&wt, lr, true);
+    }
+    evsig__unlock(&saved);
     errno = saved_errno;
     if (!wt.done)
         return 0;
@@ -483,7 +1373,6 @@ EVSIG_PUBLIC int evsig_sigwait(struct ev_loop *loop, const sigset_t *set,
 
     if (!loop || !set || !sig)
         return evsig__fail(-EINVAL);
-    evsig__table_meet_default_loop();
     r = wait_run(loop, set, NULL, -1);
     if (r < 0)
         return evsig__fail(r);
@@ -498,7 +1387,6 @@ EVSIG_PUBLIC int evsig_sigwaitinfo(struct ev_loop *loop, const sigset_t *set,
 
     if (!loop || !set || !info)
         return evsig__fail(-EINVAL);
-    evsig__table_meet_default_loop();
     r = wait_run(loop, set, info, -1);
     return r < 0 ? evsig__fail(r) : r;
 }
@@ -510,26 +1398,110 @@ EVSIG_PUBLIC int evsig_sigtimedwait(struct ev_loop *loop, const sigset_t *set,
 
     if (!loop || !set || !info || !(timeout >= 0))
         return evsig__fail(-EINVAL);
-    evsig__table_meet_default_loop();
     r = wait_run(loop, set, info, timeout);
     return r < 0 ? evsig__fail(r) : r;
 }
 
 EVSIG_PUBLIC int evsig_pause(struct ev_loop *loop)
 {
-    unsigned long before = evsig__handlers_ran;
-    unsigned epoch = evsig__reset_epoch;
+    unsigned long before = evsig__core_handlers_ran();
+    unsigned epoch = evsig__core_epoch();
     int saved_errno = errno;
 
     if (!loop)
         return evsig__fail(-EINVAL);
-    evsig__table_meet_default_loop();
     ev_ref(loop);
-    while (evsig__handlers_ran == before && epoch == evsig__reset_epoch)
+    while (evsig__core_handlers_ran() == before &&
+           epoch == evsig__core_epoch())
         ev_run(loop, EVRUN_ONCE);
     ev_unref(loop);
-    if (evsig__handlers_ran == before)
+    if (evsig__core_handlers_ran() == before)
         return evsig__fail(-EINTR);
     errno = saved_errno;
     return 0;
+}
+
+/* --- reset ---------------------------------------------------------------- */
+
+static void free_lsig(struct lsig *ls, struct ev_loop *loop)
+{
+    for (unsigned i = 0; i < ls->n; i++) {
+        struct wrec *r = ls->v[i];
+
+        if (r->refd && loop)
+            ev_unref(loop);
+        free(r->fold);
+        free(r);
+    }
+    free(ls->v);
+    free(ls);
+}
+
+void evsig__dispatch_reset(void)
+{
+    struct evsig__wakeset *wakes;
+    struct evsig__claimset *sets[NSIG];
+    struct evsig__ring *rings[NSIG];
+
+    /* Withdraw everything the C handler reads first; free once none runs. */
+    wakes = evsig__catch_set_wakes(NULL);
+    for (int signum = 1; signum < NSIG; signum++) {
+        sets[signum] = evsig__catch_set_claims(signum, NULL);
+        rings[signum] = dispatch.rings[signum];
+        if (rings[signum])
+            evsig__catch_set_ring(signum, NULL);
+        evsig__catch_owners(signum, -(int)evsig__catch_nowners(signum));
+    }
+    evsig__core_quiesce();
+
+    /* Loop references held by watchers, and the ev_asyncs, from evsig's own
+     * records: a caller's watcher may already be gone. Frames still on the
+     * stack (a reset from a callback) see the epoch change and touch
+     * nothing. */
+    for (unsigned i = 0; i < dispatch.nloops; i++) {
+        struct lrec *lr = dispatch.loops[i];
+
+        for (unsigned j = 0; j < lr->nsig; j++)
+            free_lsig(lr->sig[j], lr->wake.loop);
+        lrec_stop(lr);
+        free_lrec(lr);
+    }
+    while (dispatch.gone_sigs) {
+        struct lsig *ls = dispatch.gone_sigs;
+
+        dispatch.gone_sigs = ls->next_gone;
+        free_lsig(ls, NULL);
+    }
+    while (dispatch.gone_loops) {
+        struct lrec *lr = dispatch.gone_loops;
+
+        dispatch.gone_loops = lr->next;
+        free_lrec(lr);
+    }
+    /* Retiring records may belong to destroyed loops: never touch them. */
+    while (dispatch.retiring) {
+        struct lrec *lr = dispatch.retiring;
+
+        dispatch.retiring = lr->next;
+        lr->next = dispatch.graveyard;
+        dispatch.graveyard = lr;
+    }
+    for (int signum = 1; signum < NSIG; signum++) {
+        while (dispatch.claims[signum]) {
+            struct evsig__claim *c = dispatch.claims[signum];
+
+            dispatch.claims[signum] = c->next;
+            free(c);
+        }
+        free(sets[signum]);
+        evsig__ring_free(rings[signum]);
+    }
+    free(wakes);
+    free(dispatch.loops);
+    free(dispatch.set);
+
+    struct lrec *graveyard = dispatch.graveyard;
+
+    memset(&dispatch, 0, sizeof(dispatch));
+    dispatch.graveyard = graveyard;
 }

@@ -2,10 +2,24 @@
 /*
  * evsig-private.h - what evsig's modules share and nobody else sees.
  *
+ * Layers, top to bottom; a file calls only files below it:
+ *
+ *   evsig.c          evsig_reset(): each layer's reset, top down
+ *   table.c          Python's table (signal.signal / getsignal)
+ *   wakeup.c         set_wakeup_fd, installHandler, isDefaultHandler
+ *   child.c          watched children, results, waitpid, kill, fork
+ *   dispatch.c       per-(signal, loop) watchers, waits, ownership
+ *   disposition.c    found/owed dispositions, claims, exact restore
+ *   catch.c          the C handler and everything it runs (signal context)
+ *   ring.c pidtab.c  the siginfo ring (reading side); the pid table
+ *   core.c names.c   lock, fork generation, reset epoch, libev's default
+ *                    loop; signal numbers and names
+ *
  * Internal functions with external linkage are named evsig__<module>_<verb>
  * and return 0 or a negative errno code; public entry points turn that into
- * -1/errno in one place (evsig__fail()). Everything reachable from the C
- * signal handler is marked "Signal context".
+ * -1/errno in one place (evsig__fail()). Unless a declaration says
+ * otherwise, an internal function expects the caller to hold the lock
+ * (evsig__lock()).
  */
 #ifndef EVSIG_PRIVATE_H
 #define EVSIG_PRIVATE_H
@@ -20,7 +34,11 @@
 
 #define EVSIG_PUBLIC __attribute__((visibility("default")))
 
-#define EVSIG_FLAGS_WATCH (EVSIG_NOREF | EVSIG_ONESHOT)
+#define EVSIG_FLAGS_WATCH (EVSIG_NOREF | EVSIG_ONESHOT | EVSIG_COALESCE)
+
+/* Signals are 1..NSIG-1; one bit each in a 64-bit word. */
+_Static_assert(NSIG - 1 <= 64, "a signal set must fit in 64 bits");
+#define EVSIG__BIT(signum) (UINT64_C(1) << ((signum) - 1))
 
 /* Turn an internal -Exxx result into the public -1/errno convention. */
 static inline int evsig__fail(int negerr)
@@ -29,128 +47,143 @@ static inline int evsig__fail(int negerr)
     return -1;
 }
 
+/* Owner generations wrap: compare them as serial numbers. */
+static inline bool evsig__gen_le(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) <= 0;
+}
+
 /* names.c ---------------------------------------------------------------- */
 
 /* 0 if @signum is a signal a program may use, else -EINVAL. The one place
- * that decides what a bad signal number is. */
+ * that decides what a bad signal number is. Any context. */
 int evsig__check_signum(int signum);
 
-/* ring.c ----------------------------------------------------------------- */
-
-/* One delivery as the C handler recorded it. */
-struct evsig__entry {
-    _Atomic unsigned seq;     /* ring bookkeeping, see ring.c */
-    unsigned         gen;     /* evsig__gen() when caught */
-    evsig_info       info;
-};
-
-struct evsig__ring;
-
-/* Allocate an empty ring. Loop thread, never signal context. */
-struct evsig__ring *evsig__ring_new(void);
-void evsig__ring_free(struct evsig__ring *ring);
-
-/* Signal context: async-signal-safe calls only.
- * Append a delivery; if the ring is full, count it as lost instead. */
-void evsig__ring_push(struct evsig__ring *ring, const evsig_info *info,
-                      unsigned gen);
-
-/* Take the oldest complete delivery. Single consumer: the thread that runs
- * the signal's loop. Returns false when there is none. */
-bool evsig__ring_pop(struct evsig__ring *ring, evsig_info *info,
-                     unsigned *gen);
-
-/* table.c ---------------------------------------------------------------- */
+/* core.c ----------------------------------------------------------------- */
 
 /*
- * Per-signal state. A signal is "bound" while evsig's internal ev_signal runs
- * for it on @loop (a table callback, a watcher or a wait needs it), and
- * "hooked" while evsig's C handler is the kernel's disposition for it.
+ * The two words of process-wide state the C handler touches outside
+ * catch.c's own: the fork generation (bumped in every child of fork(), so
+ * that what the parent caught is recognised as the parent's without walking
+ * it) and the number of C handlers running now (so that memory the handler
+ * may read is freed only when none runs). They share one cache line on
+ * purpose: the child of a fork writes both, and only that page.
  */
-struct evsig__sig {
-    struct ev_loop  *loop;        /* loop serving it while bound */
-    ev_signal        evw;         /* the internal watcher, while bound */
-    bool             bound;
-    bool             hooked;
-    bool             interrupt;   /* evsig_siginterrupt(signum, 1) */
-    bool             table_set;   /* evsig_signal() set it since the reset */
-    bool             found_saved; /* @found holds what evsig found */
-    bool             changed;     /* evsig changed the kernel disposition */
-    evsig_handler    handler;     /* table entry, when @table_set */
-    void            *data;
-    struct sigaction found;       /* the disposition before evsig's first touch */
-    evsig_watcher  **watchers;    /* active watchers, in start order */
-    unsigned         nwatchers, capwatchers;
-    unsigned         nwaits;      /* cooperative waits whose set holds it */
-    unsigned         dispatching; /* dispatch_cb frames draining it */
-    struct evsig__ring *ring;     /* allocated at first bind, never freed */
+struct evsig__proc {
+    _Atomic unsigned forkgen;
+    _Atomic unsigned inflight;
 };
+extern struct evsig__proc evsig__proc;
 
-extern struct evsig__sig evsig__sigs[NSIG];
-
-/* The fork generation: bumped in every child, so deliveries and child
- * results recorded before the fork are recognised as stale without walking
- * them. */
-unsigned evsig__gen(void);
-
-/* In a child of evsig_fork() when no atfork handler ran: bump the fork
- * generation. */
-void evsig__table_fork_child(void);
-
-/* Whether a table callback (not DFL/IGN) is set for @signum. */
-static inline bool evsig__table_has_cb(const struct evsig__sig *s)
+static inline unsigned evsig__forkgen(void)
 {
-    return s->table_set && s->handler != EVSIG_DFL && s->handler != EVSIG_IGN;
+    return atomic_load_explicit(&evsig__proc.forkgen, memory_order_relaxed);
 }
 
 /*
- * Make the kernel disposition and the internal watcher agree with the
- * users the signal has now. Binding to @loop may fail (-EBUSY, -EINVAL for
- * a signalfd loop, -ENOMEM) and then changes nothing; unbinding cannot
- * fail. Undispatched deliveries found when unbinding are raised again with
- * the new disposition in place (unless it is SIG_IGN). While the signal is
- * being dispatched, unbinding waits until the callback returns: a callback
- * that stops every watcher and starts them again never leaves it unbound.
+ * The process-wide lock. evsig__lock() blocks every signal in the calling
+ * thread (the old mask goes to @saved) and takes the mutex; the C handler
+ * never takes it. evsig__lock_loop() is the dispatch path's cheaper form
+ * (mutex only, see dispatch.c). Not recursive: user callbacks run unlocked.
+ * Any thread, never signal context.
  */
-int evsig__table_sync(int signum, struct ev_loop *loop);
+void evsig__lock(sigset_t *saved);
+void evsig__unlock(const sigset_t *saved);
+void evsig__lock_loop(void);
+void evsig__unlock_loop(void);
 
-/* Whether anything (table callback, watcher, wait) needs @signum bound. */
-bool evsig__table_wanted(int signum);
+/* Whether no C handler runs now (seq_cst: pairs with the handler's
+ * increment before it reads published pointers). */
+bool evsig__core_idle(void);
+/* Wait until no C handler runs (they are short and never block). */
+void evsig__core_quiesce(void);
 
-/* Whether binding @signum to @loop would be refused: 0 or -EBUSY. */
-int evsig__table_check_loop(int signum, struct ev_loop *loop);
+/* The reset epoch: bumped by evsig_reset(); a wait or dispatch frame that
+ * sees it change gives up without touching what it held. */
+unsigned evsig__core_epoch(void);
+void evsig__core_epoch_bump(void);
 
-/* Whether the kernel's disposition for @signum now reads as EVSIG_DFL
- * (for SIGCHLD: SIG_DFL, libev's reaper or evsig's own handler). */
-bool evsig__table_kernel_is_default(int signum);
+/* libev's default loop if it exists, else NULL (no lock needed). */
+struct ev_loop *evsig__core_default_loop(void);
+/* True exactly once: the first call that finds libev's default loop (then
+ * libev's SIGCHLD handler, if any, is recorded). */
+bool evsig__core_meet_default_loop(void);
+/* libev's SIGCHLD handler as recorded when the default loop was met, or
+ * NULL (not met yet, or a signalfd default loop installs none). */
+void (*evsig__core_libev_handler(void))(int);
 
-/* Whether evsig's handler runs for @signum now. */
-bool evsig__table_hooked(int signum);
+/* In a child of evsig_fork(): bump the fork generation if no atfork
+ * handler did (@gen: the generation before fork()). */
+void evsig__core_fork_child(unsigned gen);
 
-/* Re-install what the kernel should have for SIGCHLD (after libev's default
- * loop appeared, or the installHandler fd changed). */
-void evsig__table_sigchld_refresh(void);
+/* Count of table and watcher callbacks run on the calling thread
+ * (evsig_pause()). Any thread, no lock. */
+void evsig__core_note_handler(void);
+unsigned long evsig__core_handlers_ran(void);
 
-/* Note libev's default loop, if it exists now (records libev's handler). */
-void evsig__table_meet_default_loop(void);
+/* ring.c ------------------------------------------------------------------
+ *
+ * One ring per signal, shared by every loop: the C handler (catch.c) writes
+ * each delivery once; every loop reads it with a cursor of its own. Slots
+ * are overwritten, never waited for: a loop that falls behind by more than
+ * EVSIG_RING_SIZE loses its oldest deliveries and counts them exactly. */
 
-/* Call the SIGCHLD table callback, if one is set, for a child's exit. */
-void evsig__table_sigchld(struct ev_loop *loop, const evsig_info *info);
+/* A slot's sequence word: which position it holds, in which fork
+ * generation, and whether a writer is still filling it (odd). 0: never
+ * written. Positions are 48-bit: years of signals at a million a second. */
+#define EVSIG__SEQ(pos, gen, busy) \
+    ((((uint64_t)(pos) + 1) << 16) | (((uint64_t)(gen) & 0x7fff) << 1) | (busy))
+#define EVSIG__SEQ_POS(seq)   (((seq) >> 16) - 1)   /* valid when seq != 0 */
+#define EVSIG__SEQ_GEN(seq)   ((unsigned)((seq) >> 1) & 0x7fff)
+#define EVSIG__SEQ_BUSY(seq)  ((seq) & 1)
 
-/* Count of table and watcher callbacks run so far (evsig_pause()). */
-extern unsigned long evsig__handlers_ran;
+/* The data words of a slot; each word is written and read atomically
+ * (relaxed), so a torn read is detected by the sequence word, never UB. */
+enum {
+    EVSIG__W_SIG,      /* signo | code << 32; signo 0: a hole (no owner) */
+    EVSIG__W_PID,      /* pid | uid << 32 */
+    EVSIG__W_STATUS,   /* status | owner generation << 32 */
+    EVSIG__W_VALUE,    /* sigval */
+    EVSIG__WORDS
+};
 
-/* Bumped by evsig_reset(): waits that see it change give up with EINTR. */
-extern unsigned evsig__reset_epoch;
+struct evsig__slot {
+    _Atomic uint64_t seq;
+    _Atomic uint64_t w[EVSIG__WORDS];
+};
 
-/* dispatch.c ------------------------------------------------------------- */
+struct evsig__ring {
+    _Atomic uint64_t   head;        /* next position a writer claims */
+    char               pad[56];     /* keep @head off the slots' line */
+    struct evsig__slot slot[EVSIG_RING_SIZE];
+};
 
-/* The internal ev_signal callback: drain the ring, dispatch each delivery. */
-void evsig__dispatch_cb(struct ev_loop *loop, ev_signal *w, int revents);
+/* One delivery as a reader sees it. */
+struct evsig__delivery {
+    uint64_t   pos;
+    uint32_t   owner_gen;   /* the signal's owner generation at reception */
+    unsigned   lost;        /* positions skipped just before this one */
+    evsig_info info;
+};
 
-/* Drop every watcher and its loop reference, free the watcher arrays
- * (evsig_reset(); runs before the table forgets the signals). */
-void evsig__dispatch_reset(void);
+/* A zeroed ring, or NULL. Not signal context. */
+struct evsig__ring *evsig__ring_new(void);
+void evsig__ring_free(struct evsig__ring *ring);
+
+/* Where a new reader starts: after everything written so far. */
+uint64_t evsig__ring_head(struct evsig__ring *ring);
+
+/*
+ * Read the delivery at *@cursor and advance it. Returns 1 with @out filled,
+ * 0 when nothing (more) is ready. Positions overwritten before they were
+ * read are skipped and counted in @out->lost of the next delivery returned;
+ * holes (positions a handler gave up, see catch.c) and deliveries of
+ * another fork generation are skipped without counting. If it returns 0,
+ * skipped losses are added to *@pending_lost instead. One reader per
+ * cursor; any number of cursors.
+ */
+int evsig__ring_read(struct evsig__ring *ring, uint64_t *cursor,
+                     struct evsig__delivery *out, unsigned *pending_lost);
 
 /* pidtab.c --------------------------------------------------------------- */
 
@@ -195,27 +228,148 @@ struct evsig__child *evsig__pidtab_newer(const struct evsig__child *e);
  * at one whose late report is still pending. */
 void evsig__pidtab_prune(ev_tstamp now, double ttl);
 
-/* child.c ---------------------------------------------------------------- */
+/* catch.c -----------------------------------------------------------------
+ *
+ * The C handler and the state it reads. Every function here is
+ * async-signal-safe; the setters publish with the memory order the
+ * handler's loads pair with. Memory the handler may read through a
+ * published pointer is freed only after evsig__core_idle(). */
 
+/* A loop the handler wakes. The memory belongs to dispatch.c's loop record;
+ * @serves is written under the lock, @pending by handlers (set) and the
+ * loop's thread (taken). */
+struct evsig__wake {
+    struct ev_loop  *loop;
+    ev_async         async;
+    _Atomic uint64_t serves;    /* signals this loop reads from their rings */
+    _Atomic uint64_t pending;   /* signals pushed since the loop last looked */
+};
+
+struct evsig__wakeset {
+    unsigned            n;
+    struct evsig__wake *v[];
+};
+
+/* A oneshot watcher's claim on its first delivery. @taken is 0 while
+ * armed, then the ring position + 1 of the delivery that claimed it;
+ * @info and @forkgen are valid once @filled. @off: the watcher stopped,
+ * skip it. */
+struct evsig__claim {
+    _Atomic uint64_t     taken;
+    _Atomic bool         filled;
+    _Atomic bool         off;
+    uint32_t             start_gen;   /* owns deliveries from this generation */
+    unsigned             forkgen;     /* fork generation of the delivery */
+    evsig_info           info;
+    struct evsig__claim *next;        /* dispatch.c's lists */
+};
+
+struct evsig__claimset {
+    unsigned             n;
+    struct evsig__claim *v[];
+};
+
+/* What a delivery nobody owned meets (the disposition the table stands
+ * for), decided in the handler. */
+enum {
+    EVSIG__FALLBACK_DEFAULT,    /* the default action */
+    EVSIG__FALLBACK_IGNORE,
+    EVSIG__FALLBACK_HANDLER,    /* a foreign sa_handler */
+    EVSIG__FALLBACK_SIGACTION,  /* a foreign SA_SIGINFO handler */
+};
+
+/* Fill @sa with evsig's C handler: SA_SIGINFO, SA_RESTART unless
+ * @interrupt, every signal blocked while it runs. */
+void evsig__catch_sigaction(struct sigaction *sa, bool interrupt);
+/* Whether @sa is evsig's C handler. */
+bool evsig__catch_is_ours(const struct sigaction *sa);
+
+/* Add @delta (-1, 0, +1) to @signum's count of standing owners and start
+ * a new owner generation; returns it. */
+uint32_t evsig__catch_owners(int signum, int delta);
+/* The current owner generation and count. */
+uint32_t evsig__catch_gen(int signum);
+uint32_t evsig__catch_nowners(int signum);
+
+void evsig__catch_set_fallback(int signum, int kind, void (*fn)(void));
+/* For SIGCHLD: also feed libev's own SIGCHLD handling (its reaper). */
+void evsig__catch_set_feed_libev(bool on);
+
+/* Publish @signum's ring (NULL to withdraw); returns the old one. */
+struct evsig__ring *evsig__catch_set_ring(int signum, struct evsig__ring *ring);
+struct evsig__ring *evsig__catch_ring(int signum);
+/* Publish a new set; return the old one (to free once idle). */
+struct evsig__wakeset *evsig__catch_set_wakes(struct evsig__wakeset *set);
+struct evsig__claimset *evsig__catch_set_claims(int signum,
+                                                struct evsig__claimset *set);
+
+/* The wakeup fds (-1: none). @is_socket: write with MSG_NOSIGNAL;
+ * @warn_on_full: note a byte that did not fit. */
+void evsig__catch_set_wakeup_fd(int fd, bool is_socket, bool warn_on_full);
+void evsig__catch_set_sigchld_fd(int fd, bool is_socket);
+int evsig__catch_wakeup_fd(void);
+int evsig__catch_sigchld_fd(void);
+/* Take what went wrong writing the wakeup fds since the last call: @full
+ * (a byte did not fit), @err (another write error, 0 if none) and its fd. */
+void evsig__catch_wakeup_trouble(bool *full, int *err, int *fd);
+
+/* disposition.c ------------------------------------------------------------
+ *
+ * Who decides what the kernel has for each signal. Holders claim a signal
+ * (evsig's C handler must be installed while any claim stands); the table
+ * says what it stands for; when the last claim goes, the owed disposition
+ * replaces the C handler in one sigaction() call, so no other thread ever
+ * sees SIG_DFL unless that is what is owed. */
+
+enum {
+    EVSIG__TABLE_UNSET,   /* never set since the reset: what evsig found */
+    EVSIG__TABLE_DFL,
+    EVSIG__TABLE_IGN,
+    EVSIG__TABLE_CB,
+};
+
+void evsig__disp_claim(int signum);
+void evsig__disp_release(int signum);
+void evsig__disp_set_table(int signum, int kind);
+void evsig__disp_set_interrupt(int signum, bool interrupt);
+/* The disposition evsig found for @signum if it recorded one (else what
+ * the kernel has now) in @sa. */
+void evsig__disp_found(int signum, struct sigaction *sa);
+/* Whether @sa is libev's own SIGCHLD handler or evsig's C handler. */
+bool evsig__disp_is_libev_or_ours(const struct sigaction *sa);
+/* Note libev's default loop if it appeared: re-assert evsig's SIGCHLD
+ * handler over the one libev installed. */
+void evsig__disp_meet_default_loop(void);
+void evsig__disp_reset(void);
+
+/* dispatch.c -------------------------------------------------------------- */
+
+/* Bind the table callback of @signum (not SIGCHLD) to @loop, replacing any
+ * binding (on any loop); or remove it (@cb NULL). 0 or -ENOMEM (nothing
+ * changed). */
+int evsig__dispatch_table(int signum, struct ev_loop *loop,
+                          evsig_handler cb, void *data);
+/* Print what went wrong writing the wakeup fds, if anything (loop thread,
+ * no lock needed). */
+void evsig__dispatch_report(void);
+void evsig__dispatch_reset(void);
+
+/* child.c ----------------------------------------------------------------- */
+
+/* The SIGCHLD table callback (cooperative), or NULL. */
+void evsig__child_set_sigchld_cb(evsig_handler cb, void *data);
 /* Start keeping children's results if libev's default loop exists. */
 void evsig__child_meet(void);
-
-/* Forget every watched child and result (evsig_reset()). */
 void evsig__child_reset(void);
 
-/* wakeup.c --------------------------------------------------------------- */
+/* table.c ----------------------------------------------------------------- */
 
-/* Signal context: async-signal-safe calls only.
- * Write the wakeup byte(s) for @signum. */
-void evsig__wakeup_notify(int signum);
+/* What evsig_getsignal() reports. */
+void evsig__table_action(int signum, evsig_action *out);
+void evsig__table_reset(void);
 
-/* Loop thread: print the "wakeup fd full" warning if one is owed. */
-void evsig__wakeup_warn(void);
+/* wakeup.c ---------------------------------------------------------------- */
 
-/* The installHandler fd, -1 if none. */
-int evsig__wakeup_sigchld_fd(void);
-
-/* Remove both fds (evsig_reset()). */
 void evsig__wakeup_reset(void);
 
 #endif /* EVSIG_PRIVATE_H */

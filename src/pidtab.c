@@ -15,7 +15,7 @@
  *
  * After a fork the child must forget the parent's table without touching
  * it (the fork path is measured in page faults): the table remembers the
- * fork generation it belongs to (evsig__gen()), and the first use in a
+ * fork generation it belongs to (evsig__forkgen()), and the first use in a
  * newer generation throws it away in O(1).
  *
  * This file owns the data structure only; child.c decides what the
@@ -69,9 +69,9 @@ void evsig__pidtab_forget(void)
 
 bool evsig__pidtab_fresh(void)
 {
-    if (tab.gen == evsig__gen())
+    if (tab.gen == evsig__forkgen())
         return false;
-    tab.gen = evsig__gen();
+    tab.gen = evsig__forkgen();
 
     /* Neither walk nor free the inherited table: free() would write the
      * allocator's headers and copy the parent's pages into this process,

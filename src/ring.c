@@ -1,53 +1,43 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ring.c - the per-signal ring of deliveries between the C handler and the
- * loop.
+ * ring.c - the per-signal ring of deliveries: allocation and the readers.
  *
- * Producers are C signal handlers, possibly on several threads at once (a
- * process-directed signal goes to any thread that has it unblocked); the
- * consumer is the thread running the signal's loop. So the ring is a bounded
- * multi-producer, single-consumer queue without locks: each slot carries a
- * sequence number that says whose turn it is (the scheme of Dmitry Vyukov's
- * bounded queue). A producer claims a position with one compare-and-swap on
- * @head, fills the slot, then publishes it by storing seq = pos + 1; the
- * consumer takes slot @tail once seq == tail + 1 and hands it back to the
- * producers with seq = tail + SIZE.
+ * The layout (struct evsig__ring, evsig-private.h) is shared with the one
+ * writer, the C handler in catch.c, which claims a position with a
+ * fetch-and-add on @head and fills slot (position mod EVSIG_RING_SIZE)
+ * under a per-slot sequence word. Every loop that serves the signal reads
+ * the same ring with a cursor of its own, so one delivery is written once
+ * however many loops take it, and a loop that does not run holds up
+ * nobody: the writers overwrite what it has not read.
  *
- * A full ring never blocks and never overwrites: the delivery is counted in
- * @dropped, and the next delivery that fits carries that count as its
- * info.lost ("dropped just before this one").
+ * What a reader at position c finds in slot c mod SIZE, by the slot's
+ * sequence word:
+ *   - position c, complete, this fork generation: the delivery (checked
+ *     again after the copy; a change means it was overwritten meanwhile);
+ *   - position c, complete or busy, another generation: caught before a
+ *     fork, so the parent's: skipped, not counted;
+ *   - an older position (or busy with c) of this generation: not written
+ *     yet; the writer wakes the loop when it is done;
+ *   - an older position of another generation while c < head: a position
+ *     a writer claimed in the parent and never wrote here (fork came in
+ *     between): skipped. XXX: in a child of fork() that has started threads,
+ *     a delivery whose writer is between its claim and its first store at
+ *     that very moment is taken for such a leftover and missed.
+ *   - a newer position: lapped. Everything from c up to the oldest position
+ *     the ring can still hold is gone: counted as lost, exactly.
  *
- * Invariants: head - tail <= SIZE; only the consumer writes @tail.
- * A handler cannot interrupt another evsig handler on the same thread (they
- * run with every signal blocked), so a producer never waits for itself.
+ * Context: readers run on their loop's thread, one per cursor.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "evsig-private.h"
 
 #define RING_MASK (EVSIG_RING_SIZE - 1)
 
-_Static_assert((EVSIG_RING_SIZE & RING_MASK) == 0,
-               "EVSIG_RING_SIZE must be a power of two");
-_Static_assert(ATOMIC_INT_LOCK_FREE == 2,
-               "the C handler needs lock-free atomics");
-
-struct evsig__ring {
-    _Atomic unsigned     head;      /* next position a producer claims */
-    _Atomic unsigned     dropped;   /* losses not yet reported */
-    unsigned             tail;      /* next position the consumer takes */
-    struct evsig__entry  slots[EVSIG_RING_SIZE];
-};
-
 struct evsig__ring *evsig__ring_new(void)
 {
-    struct evsig__ring *ring = calloc(1, sizeof(*ring));
-
-    if (!ring)
-        return NULL;
-    for (unsigned i = 0; i < EVSIG_RING_SIZE; i++)
-        atomic_init(&ring->slots[i].seq, i);
-    return ring;
+    return calloc(1, sizeof(struct evsig__ring));
 }
 
 void evsig__ring_free(struct evsig__ring *ring)
@@ -55,56 +45,94 @@ void evsig__ring_free(struct evsig__ring *ring)
     free(ring);
 }
 
-/* Signal context: async-signal-safe calls only (atomics, plain stores). */
-void evsig__ring_push(struct evsig__ring *ring, const evsig_info *info,
-                      unsigned gen)
+uint64_t evsig__ring_head(struct evsig__ring *ring)
 {
-    unsigned pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
-    struct evsig__entry *e;
-
-    for (;;) {
-        e = &ring->slots[pos & RING_MASK];
-        unsigned seq = atomic_load_explicit(&e->seq, memory_order_acquire);
-        int diff = (int)(seq - pos);
-
-        if (diff == 0) {
-            /* Our turn: claim it. On failure @pos holds the new head. */
-            if (atomic_compare_exchange_weak_explicit(&ring->head, &pos,
-                                                      pos + 1,
-                                                      memory_order_relaxed,
-                                                      memory_order_relaxed))
-                break;
-        } else if (diff < 0) {
-            /* The consumer has not freed this slot yet: full. */
-            atomic_fetch_add_explicit(&ring->dropped, 1, memory_order_relaxed);
-            return;
-        } else {
-            /* Another producer took it; catch up. */
-            pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
-        }
-    }
-
-    e->info = *info;
-    e->info.lost = atomic_exchange_explicit(&ring->dropped, 0,
-                                            memory_order_relaxed);
-    e->gen = gen;
-    atomic_store_explicit(&e->seq, pos + 1, memory_order_release);
+    return atomic_load_explicit(&ring->head, memory_order_acquire);
 }
 
-bool evsig__ring_pop(struct evsig__ring *ring, evsig_info *info,
-                     unsigned *gen)
+static void unpack(const uint64_t w[EVSIG__WORDS],
+                   struct evsig__delivery *out)
 {
-    struct evsig__entry *e = &ring->slots[ring->tail & RING_MASK];
-    unsigned seq = atomic_load_explicit(&e->seq, memory_order_acquire);
+    memset(&out->info, 0, sizeof(out->info));
+    out->info.signo = (int)(uint32_t)w[EVSIG__W_SIG];
+    out->info.code = (int)(uint32_t)(w[EVSIG__W_SIG] >> 32);
+    out->info.pid = (pid_t)(uint32_t)w[EVSIG__W_PID];
+    out->info.uid = (uid_t)(uint32_t)(w[EVSIG__W_PID] >> 32);
+    out->info.status = (int)(uint32_t)w[EVSIG__W_STATUS];
+    out->owner_gen = (uint32_t)(w[EVSIG__W_STATUS] >> 32);
+    memcpy(&out->info.value, &w[EVSIG__W_VALUE], sizeof(out->info.value));
+    out->info.merged = 1;
+}
 
-    /* Not yet published (empty, or a producer is still writing it). */
-    if (seq != ring->tail + 1)
-        return false;
+enum { GOT, HOLE, STALE, NOT_YET, LAPPED };
 
-    *info = e->info;
-    *gen = e->gen;
-    atomic_store_explicit(&e->seq, ring->tail + EVSIG_RING_SIZE,
-                          memory_order_release);
-    ring->tail++;
-    return true;
+/* Look at position @c once. */
+static int peek(struct evsig__ring *ring, uint64_t c, unsigned fgen,
+                struct evsig__delivery *out)
+{
+    struct evsig__slot *slot = &ring->slot[c & RING_MASK];
+    uint64_t w[EVSIG__WORDS];
+    uint64_t seq = atomic_load_explicit(&slot->seq, memory_order_acquire);
+    bool same_gen = seq != 0 && EVSIG__SEQ_GEN(seq) == (fgen & 0x7fff);
+    uint64_t pos = seq ? EVSIG__SEQ_POS(seq) : 0;
+
+    if (seq != 0 && pos > c)
+        return LAPPED;
+    if (seq != 0 && pos == c) {
+        if (!same_gen)
+            return STALE;
+        if (EVSIG__SEQ_BUSY(seq))
+            return NOT_YET;
+        for (int i = 0; i < EVSIG__WORDS; i++)
+            w[i] = atomic_load_explicit(&slot->w[i], memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&slot->seq, memory_order_relaxed) != seq)
+            return LAPPED;   /* overwritten while we copied */
+        if ((uint32_t)w[EVSIG__W_SIG] == 0)
+            return HOLE;
+        unpack(w, out);
+        return GOT;
+    }
+    /* Not written yet at @c (or never, in this process). */
+    if (c >= evsig__ring_head(ring))
+        return NOT_YET;
+    if (seq == 0 ? fgen != 0 : !same_gen)
+        return STALE;   /* the parent's claim, never written here */
+    return NOT_YET;
+}
+
+int evsig__ring_read(struct evsig__ring *ring, uint64_t *cursor,
+                     struct evsig__delivery *out, unsigned *pending_lost)
+{
+    unsigned fgen = evsig__forkgen() & 0x7fff;
+    unsigned lost = 0;
+    uint64_t c = *cursor;
+
+    for (;;) {
+        int r = peek(ring, c, fgen, out);
+
+        if (r == GOT) {
+            out->pos = c;
+            out->lost = lost;
+            *cursor = c + 1;
+            return 1;
+        }
+        if (r == HOLE || r == STALE) {
+            c++;
+            continue;
+        }
+        if (r == NOT_YET) {
+            *cursor = c;
+            *pending_lost += lost;
+            return 0;
+        }
+        /* Lapped: the oldest position the ring can still hold. */
+        uint64_t head = evsig__ring_head(ring);
+        uint64_t oldest = head > EVSIG_RING_SIZE ? head - EVSIG_RING_SIZE : 0;
+
+        if (oldest <= c)
+            oldest = c + 1;
+        lost += (unsigned)(oldest - c);
+        c = oldest;
+    }
 }

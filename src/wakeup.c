@@ -1,71 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * wakeup.c - Python's signal.set_wakeup_fd() and Twisted's installHandler().
+ * wakeup.c - Python's signal.set_wakeup_fd() and Twisted's installHandler()
+ * and isDefaultHandler().
  *
- * Both are fds the C handler writes one byte to: the wakeup fd for every
- * signal evsig catches (the byte is the signal number), the installHandler
- * fd for every SIGCHLD. The handler reads them from atomics and never
- * blocks: the wakeup fd must be non-blocking, and a full pipe simply loses
- * the byte. A lost byte is noted in an atomic flag, and the warning (when
- * asked for) is printed later from the loop, since stdio is not
- * async-signal-safe.
+ * Both fds are written by the C handler (catch.c): the wakeup fd gets the
+ * signal number as one byte for every signal evsig catches, the
+ * installHandler fd a byte for every SIGCHLD. The handler never blocks, so
+ * both must be non-blocking; a full pipe loses the byte. What goes wrong
+ * is noted there and printed from the loop by the next dispatch
+ * (dispatch.c), since stdio is not async-signal-safe. While an
+ * installHandler fd is set, this file holds a claim on SIGCHLD so that the
+ * C handler stays installed for it.
  *
- * Context: setters on any thread (see evsig.h); evsig__wakeup_notify() in
- * signal context on any thread.
+ * Context: any thread; every entry point takes the lock.
  */
 #include <fcntl.h>
-#include <stdio.h>
-#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "evsig-private.h"
 
 static struct wakeup_state {
-    _Atomic int  fd;             /* set_wakeup_fd, -1 if none */
-    _Atomic int  sigchld_fd;     /* installHandler, -1 if none */
-    _Atomic bool lost;           /* a byte did not fit since the last warning */
-    int          flags;
-} wakeup = { .fd = -1, .sigchld_fd = -1 };
+    bool sigchld_claimed;
+} wakeup;
 
-/* Signal context: async-signal-safe calls only (write(2), atomics). */
-void evsig__wakeup_notify(int signum)
-{
-    int fd = atomic_load_explicit(&wakeup.fd, memory_order_relaxed);
-    unsigned char byte = (unsigned char)signum;
-
-    if (fd >= 0 && write(fd, &byte, 1) != 1)
-        atomic_store_explicit(&wakeup.lost, true, memory_order_relaxed);
-    if (signum == SIGCHLD) {
-        fd = atomic_load_explicit(&wakeup.sigchld_fd, memory_order_relaxed);
-        if (fd >= 0)
-            (void)!write(fd, &byte, 1);   /* Twisted: a full pipe already wakes */
-    }
-}
-
-void evsig__wakeup_warn(void)
-{
-    if (!atomic_load_explicit(&wakeup.lost, memory_order_relaxed))
-        return;
-    atomic_store_explicit(&wakeup.lost, false, memory_order_relaxed);
-    if (wakeup.flags & EVSIG_WAKEUP_WARN_ON_FULL)
-        fprintf(stderr, "evsig: wakeup fd %d is full: signal bytes were lost\n",
-                atomic_load_explicit(&wakeup.fd, memory_order_relaxed));
-}
-
-int evsig__wakeup_sigchld_fd(void)
-{
-    return atomic_load_explicit(&wakeup.sigchld_fd, memory_order_relaxed);
-}
-
-void evsig__wakeup_reset(void)
-{
-    atomic_store(&wakeup.fd, -1);
-    atomic_store(&wakeup.sigchld_fd, -1);
-    atomic_store(&wakeup.lost, false);
-    wakeup.flags = 0;
-}
-
-/* 0, or -EBADF / -EINVAL for an fd the handler could not use. */
-static int check_fd(int fd, bool need_nonblock)
+/* 0, or -EBADF / -EINVAL for an fd the C handler could not use. */
+static int check_fd(int fd)
 {
     int fl;
 
@@ -76,49 +36,80 @@ static int check_fd(int fd, bool need_nonblock)
     fl = fcntl(fd, F_GETFL);
     if (fl < 0)
         return -EBADF;
-    if (need_nonblock && !(fl & O_NONBLOCK))
+    /* A blocking fd would block the C handler, with every signal masked,
+     * as soon as the pipe is full. */
+    if (!(fl & O_NONBLOCK))
         return -EINVAL;
     return 0;
 }
 
+static bool is_socket(int fd)
+{
+    struct stat st;
+
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 EVSIG_PUBLIC int evsig_set_wakeup_fd(int fd, int flags, int *old_fd)
 {
+    sigset_t saved;
     int r;
 
     if (flags & ~EVSIG_WAKEUP_WARN_ON_FULL)
         return evsig__fail(-EINVAL);
-    r = check_fd(fd, true);
+    r = check_fd(fd);
     if (r < 0)
         return evsig__fail(r);
-    evsig__table_meet_default_loop();
+    evsig__lock(&saved);
     if (old_fd)
-        *old_fd = atomic_load(&wakeup.fd);
-    wakeup.flags = fd >= 0 ? flags : 0;
-    atomic_store(&wakeup.lost, false);
-    atomic_store(&wakeup.fd, fd);
+        *old_fd = evsig__catch_wakeup_fd();
+    evsig__catch_set_wakeup_fd(fd, is_socket(fd),
+                               fd >= 0 && (flags & EVSIG_WAKEUP_WARN_ON_FULL));
+    evsig__unlock(&saved);
     return 0;
 }
 
 EVSIG_PUBLIC int evsig_install_handler(int fd, int *old_fd)
 {
-    int r = check_fd(fd, false);
+    sigset_t saved;
+    int r = check_fd(fd);
 
     if (r < 0)
         return evsig__fail(r);
-    evsig__table_meet_default_loop();
+    evsig__lock(&saved);
+    evsig__disp_meet_default_loop();
     if (old_fd)
-        *old_fd = atomic_load(&wakeup.sigchld_fd);
-    atomic_store(&wakeup.sigchld_fd, fd);
-    evsig__table_sigchld_refresh();
+        *old_fd = evsig__catch_sigchld_fd();
+    evsig__catch_set_sigchld_fd(fd, is_socket(fd));
+    if (fd >= 0 && !wakeup.sigchld_claimed) {
+        evsig__disp_claim(SIGCHLD);
+        wakeup.sigchld_claimed = true;
+    } else if (fd < 0 && wakeup.sigchld_claimed) {
+        /* Puts back what SIGCHLD owes: libev's reaper, if libev has one. */
+        evsig__disp_release(SIGCHLD);
+        wakeup.sigchld_claimed = false;
+    }
+    evsig__unlock(&saved);
     return 0;
 }
 
 EVSIG_PUBLIC int evsig_is_default_handler(void)
 {
-    if (atomic_load(&wakeup.sigchld_fd) >= 0)
-        return 0;
-    evsig__table_meet_default_loop();
-    /* What the kernel has, seen the way getsignal sees a never-set table:
-     * SIG_DFL or libev's reaper. */
-    return evsig__table_kernel_is_default(SIGCHLD) ? 1 : 0;
+    evsig_action act;
+    sigset_t saved;
+    int r;
+
+    evsig__lock(&saved);
+    evsig__disp_meet_default_loop();
+    evsig__table_action(SIGCHLD, &act);
+    r = evsig__catch_sigchld_fd() < 0 && act.handler == EVSIG_DFL;
+    evsig__unlock(&saved);
+    return r;
+}
+
+void evsig__wakeup_reset(void)
+{
+    evsig__catch_set_wakeup_fd(-1, false, false);
+    evsig__catch_set_sigchld_fd(-1, false);
+    wakeup.sigchld_claimed = false;   /* disposition.c forgets the claim */
 }

@@ -151,7 +151,7 @@ static void test_watch_rejects_every_bad_argument(void **unused)
     assert_fails_with(evsig_watch(loop, &w, SIGUSR1, NULL, NULL, 0), EINVAL);
     assert_fails_with(evsig_watch(loop, &w, SIGUSR1, EVSIG_IGN, NULL, 0), EINVAL);
     assert_fails_with(evsig_watch(loop, &w, SIGUSR1, EVSIG_NONE, NULL, 0), EINVAL);
-    assert_fails_with(evsig_watch(loop, &w, SIGUSR1, cb, NULL, 0x4), EINVAL);
+    assert_fails_with(evsig_watch(loop, &w, SIGUSR1, cb, NULL, 0x8), EINVAL);
     assert_fails_with(evsig_watch(loop, &w, SIGUSR1, cb, NULL, -1), EINVAL);
     assert_fails_with(evsig_unwatch(NULL), EINVAL);
     assert_int_equal(evsig_is_active(&w), 0);
@@ -174,24 +174,24 @@ static void test_watch_checks_arguments_even_for_an_active_watcher(void **unused
     assert_false(evsig_is_active(&w));
 }
 
-static void test_signalfd_loops_are_refused_and_nothing_changes(void **unused)
+/* EVFLAG_SIGNALFD loops are loops like any other (the first version
+ * refused them with EINVAL). */
+static void test_signalfd_loops_are_accepted_by_every_signal_function(void **unused)
 {
     struct ev_loop *sfd = ev_loop_new(EVFLAG_SIGNALFD | EVFLAG_NOENV);
-    struct state before;
     evsig_watcher w;
+    evsig_info info;
     sigset_t set;
-    int sig;
     (void)unused;
 
     assert_non_null(sfd);
-    record(&before);
-    assert_fails_with(evsig_watch(sfd, &w, SIGUSR1, cb, NULL, 0), EINVAL);
-    assert_fails_with(evsig_signal(sfd, SIGUSR2, cb, NULL, NULL), EINVAL);
+    assert_int_equal(evsig_watch(sfd, &w, SIGUSR1, cb, NULL, 0), 0);
+    assert_int_equal(evsig_signal(sfd, SIGUSR2, cb, NULL, NULL), 0);
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
-    assert_fails_with(evsig_sigwait(sfd, &set, &sig), EINVAL);
-    assert_false(evsig_is_active(&w));
-    assert_unchanged(&before);
+    assert_int_equal(evsig_sigtimedwait(sfd, &set, &info, 0.0), 0);
+    assert_true(evsig_is_active(&w));
+    assert_int_equal(evsig_reset(), 0);
     ev_loop_destroy(sfd);
 }
 
@@ -329,42 +329,56 @@ static void test_python_signal_functions_reject_bad_arguments(void **unused)
     assert_unchanged(&before);
 }
 
-static void test_a_signal_bound_elsewhere_is_ebusy_everywhere(void **unused)
+/* Any number of loops may serve one signal (the first version answered
+ * EBUSY on the second). */
+static void test_a_signal_served_on_one_loop_is_accepted_on_another_by_every_function(void **unused)
 {
     struct ev_loop *a = ev_loop_new(EVFLAG_NOENV);
     struct ev_loop *b = ev_loop_new(EVFLAG_NOENV);
-    struct state before;
     evsig_watcher wa, wb;
+    evsig_info info;
     sigset_t set;
-    int sig;
     (void)unused;
 
     assert_int_equal(evsig_watch(a, &wa, SIGUSR1, cb, NULL, 0), 0);
-    record(&before);
-    assert_fails_with(evsig_watch(b, &wb, SIGUSR1, cb, NULL, 0), EBUSY);
-    assert_fails_with(evsig_signal(b, SIGUSR1, cb, NULL, NULL), EBUSY);
+    assert_int_equal(evsig_watch(b, &wb, SIGUSR1, cb, NULL, 0), 0);
+    assert_int_equal(evsig_signal(b, SIGUSR1, cb, NULL, NULL), 0);
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
-    assert_fails_with(evsig_sigwait(b, &set, &sig), EBUSY);
-    assert_false(evsig_is_active(&wb));
-    assert_unchanged(&before);
-    /* DFL and IGN ignore the loop: never EBUSY. */
+    assert_int_equal(evsig_sigtimedwait(b, &set, &info, 0.0), 0);
     assert_int_equal(evsig_signal(b, SIGUSR1, EVSIG_IGN, NULL, NULL), 0);
+    assert_true(evsig_is_active(&wa) && evsig_is_active(&wb));
     assert_int_equal(evsig_unwatch(&wa), 0);
     assert_int_equal(evsig_reset(), 0);
     ev_loop_destroy(a);
     ev_loop_destroy(b);
 }
 
-static void test_sigchld_on_another_loop_is_ebusy_once_the_default_loop_exists(void **unused)
+static void count_cb(struct ev_loop *loop, const evsig_info *info, void *data)
+{
+    (void)loop;
+    (void)info;
+    ++*(int *)data;
+}
+
+/* SIGCHLD watchers work on any loop, also while libev's default loop
+ * exists (the first version answered EBUSY: libev's ev_signal held it). */
+static void test_sigchld_may_be_watched_on_another_loop_than_the_default_one(void **unused)
 {
     struct ev_loop *other = ev_loop_new(EVFLAG_NOENV);
     evsig_watcher w;
+    int n = 0;
     (void)unused;
 
     ev_default_loop(0);
-    assert_fails_with(evsig_watch(other, &w, SIGCHLD, cb, NULL, 0), EBUSY);
-    assert_false(evsig_is_active(&w));
+    assert_int_equal(evsig_watch(other, &w, SIGCHLD, count_cb, &n, 0), 0);
+    assert_int_equal(kill(getpid(), SIGCHLD), 0);
+    {
+        struct ev_loop *loop = other;
+
+        assert_true(TU_RUN_UNTIL(loop, n == 1, 5));
+    }
+    assert_int_equal(evsig_reset(), 0);
     ev_loop_destroy(other);
 }
 
@@ -376,12 +390,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_getsignal_rejects_bad_signals_and_null, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_watch_rejects_every_bad_argument, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_watch_checks_arguments_even_for_an_active_watcher, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_signalfd_loops_are_refused_and_nothing_changes, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_signalfd_loops_are_accepted_by_every_signal_function, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_child_functions_reject_bad_arguments, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_wakeup_functions_reject_bad_fds_and_flags, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_python_signal_functions_reject_bad_arguments, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_a_signal_bound_elsewhere_is_ebusy_everywhere, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_sigchld_on_another_loop_is_ebusy_once_the_default_loop_exists, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_a_signal_served_on_one_loop_is_accepted_on_another_by_every_function, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_sigchld_may_be_watched_on_another_loop_than_the_default_one, tu_setup, tu_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -293,7 +293,9 @@ static void test_a_hundred_rounds_of_fork_exit_wait_interleaved_with_signals_los
             fail();
         }
     }
-    assert_true(TU_RUN_UNTIL(loop, t.usr1 >= 2 * ROUNDS && t.usr2 >= ROUNDS, 10.0));
+    if (!TU_RUN_UNTIL(loop, t.usr1 >= 2 * ROUNDS && t.usr2 >= ROUNDS, 10.0))
+        print_error("usr1 %d usr2 %d strange %d\n", t.usr1, t.usr2, t.strange);
+    assert_true(t.usr1 >= 2 * ROUNDS && t.usr2 >= ROUNDS);
     assert_false(TU_RUN_UNTIL(loop, t.usr1 > 2 * ROUNDS || t.usr2 > ROUNDS, 0.1));
     assert_int_equal(t.usr1, 2 * ROUNDS);
     assert_int_equal(t.usr2, ROUNDS);

@@ -46,19 +46,6 @@ static int count_fds(void)
     return n;
 }
 
-/* Whether ev_run(@loop, 0) returns at once: nothing holds a reference.
- * A guard (no reference) ends the run after @timeout if something does.
- * Usable in forked children. */
-static bool loop_is_idle(struct ev_loop *loop, double timeout)
-{
-    struct tu_guard g;
-
-    tu_guard_start(&g, loop, timeout);
-    ev_run(loop, 0);
-    tu_guard_stop(&g);
-    return !g.fired;
-}
-
 /* ======================================================================== */
 /* fork failing                                                             */
 /* ======================================================================== */
@@ -119,7 +106,7 @@ static void fork_under_nproc_limit(void *arg)
     TU_CHILD_CHECK(count_fds() == fds);
     pthread_sigmask(SIG_SETMASK, NULL, &after);
     TU_CHILD_CHECK(tu_same_sigset(&before, &after));
-    TU_CHILD_CHECK(loop_is_idle(loop, 2.0));
+    TU_CHILD_CHECK(tu_ev_run_returns(loop, 2.0));
     TU_CHILD_CHECK(called == 0);
 }
 
@@ -214,7 +201,7 @@ static void test_a_handler_that_calls_evsig_reset_leaves_a_sane_loop_and_the_fou
     ev_timer_stop(loop, &tick);
     assert_int_equal(r.table_calls, 1);
     assert_int_equal(r.watcher_calls, 0);
-    assert_true(loop_is_idle(loop, 2.0));
+    assert_true(tu_ev_run_returns(loop, 2.0));
 
     /* evsig works again afterwards. */
     assert_succeeds(evsig_watch(loop, &w, SIGUSR1, counting_watcher, &r, 0));
@@ -285,23 +272,26 @@ static void first_handler(struct ev_loop *loop, const evsig_info *info,
     evsig_signal(loop, info->signo, r->next, r, NULL);
 }
 
-static void test_a_handler_that_replaces_itself_leaves_the_next_delivery_to_its_successor(void **unused)
+/* Two deliveries caught before dispatch; the first one's handler replaces
+ * itself. The second belonged to the handler in place when it was caught,
+ * which is gone: it is dropped (DESIGN §3.1; the first version gave it to
+ * the successor). The successor gets the next one. */
+static void test_a_handler_that_replaces_itself_drops_what_it_owned_and_its_successor_gets_the_next(void **unused)
 {
     struct ev_loop *loop = tu_default_loop();
     struct replacer r = { 0, 0, second_handler };
-    evsig_action act;
 
     (void)unused;
     assert_succeeds(evsig_signal(loop, SIGUSR1, first_handler, &r, NULL));
     assert_succeeds(raise(SIGUSR1));
     assert_succeeds(raise(SIGUSR1));   /* both caught before dispatch */
-    assert_true(TU_RUN_UNTIL(loop, r.first + r.second >= 2, 5.0));
-    assert_false(TU_RUN_UNTIL(loop, r.first + r.second > 2, 0.05));
+    assert_true(TU_RUN_UNTIL(loop, r.first >= 1, 5.0));
+    assert_false(TU_RUN_UNTIL(loop, r.first + r.second > 1, 0.05));
     assert_int_equal(r.first, 1);
-    assert_int_equal(r.second, 1);
-    assert_succeeds(evsig_getsignal(SIGUSR1, &act));
-    assert_true(act.handler == second_handler);
-    assert_ptr_equal(act.data, &r);
+    assert_int_equal(r.second, 0);
+    assert_succeeds(raise(SIGUSR1));
+    assert_true(TU_RUN_UNTIL(loop, r.second == 1, 5.0));
+    assert_int_equal(r.first, 1);
 }
 
 static void test_a_handler_that_sets_ign_on_its_own_signal_drops_the_pending_delivery(void **unused)
@@ -323,7 +313,9 @@ static void test_a_handler_that_sets_ign_on_its_own_signal_drops_the_pending_del
 }
 
 /* In a forked child: SIGUSR2's handler sets EVSIG_DFL; of two deliveries
- * caught before the dispatch, the second meets the default action. */
+ * caught before the dispatch, the second was owned by the handler that is
+ * gone, so it is dropped and the child survives (the first version
+ * re-raised it and the child died). */
 static void dfl_from_handler(void *arg)
 {
     struct ev_loop *loop = ev_default_loop(0);
@@ -335,22 +327,13 @@ static void dfl_from_handler(void *arg)
     TU_CHILD_CHECK(raise(SIGUSR2) == 0);
     TU_CHILD_CHECK(raise(SIGUSR2) == 0);
     TU_RUN_UNTIL(loop, r.first > 1, 5.0);
-    _exit(r.first == 1 ? 3 : 4);   /* survived: the second was lost */
+    _exit(r.first == 1 ? 3 : 4);   /* survived: the second was dropped */
 }
 
-static void test_a_handler_that_sets_dfl_on_its_own_signal_lets_the_second_delivery_take_the_default_action(void **unused)
+static void test_a_handler_that_sets_dfl_on_its_own_signal_drops_the_second_caught_delivery(void **unused)
 {
-    pid_t pid;
-    int status;
-    char buf[64];
-
     (void)unused;
-    pid = tu_fork(dfl_from_handler, NULL);
-    status = tu_wait(pid, 20.0);
-    print_message("child: %s\n", tu_describe_status(status, buf, sizeof(buf)));
-    assert_true(status != -1);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGUSR2);
+    tu_assert_child_exit(tu_fork(dfl_from_handler, NULL), 3, 20.0);
 }
 
 /* ======================================================================== */
@@ -415,10 +398,14 @@ static void restart_all_scenario(void *arg)
         TU_CHILD_CHECK(TU_RUN_UNTIL(loop, h->total >= n, 5.0));
         TU_CHILD_CHECK(!TU_RUN_UNTIL(loop, h->total > n, 0.02));
     }
-    /* Two caught before one dispatch: each is its own delivery, and the
-     * second meets the watchers the first one's callback restarted (the
-     * signal was never without a watcher when the loop dispatched it). */
+    /* Two caught before one dispatch: the second belonged to the watchers
+     * the first one's callback stopped, so it is dropped (DESIGN §3.1) --
+     * never passed to SIG_DFL, since the signal was never without a
+     * watcher. The restarted ones get the next. */
     TU_CHILD_CHECK(raise(SIGUSR1) == 0);
+    TU_CHILD_CHECK(raise(SIGUSR1) == 0);
+    TU_CHILD_CHECK(TU_RUN_UNTIL(loop, h->total >= 4, 5.0));
+    TU_CHILD_CHECK(!TU_RUN_UNTIL(loop, h->total > 4, 0.02));
     TU_CHILD_CHECK(raise(SIGUSR1) == 0);
     TU_CHILD_CHECK(TU_RUN_UNTIL(loop, h->total >= 5, 5.0));
     TU_CHILD_CHECK(!TU_RUN_UNTIL(loop, h->total > 5, 0.02));
@@ -431,7 +418,7 @@ static void restart_all_scenario(void *arg)
     /* References: one per active watcher, none left after they stop. */
     for (int i = 0; i < NWATCHERS; i++)
         TU_CHILD_CHECK(evsig_unwatch(&h->w[i]) == 0);
-    TU_CHILD_CHECK(loop_is_idle(loop, 2.0));
+    TU_CHILD_CHECK(tu_ev_run_returns(loop, 2.0));
     free(h);
 }
 
@@ -570,7 +557,7 @@ static void test_evsig_reset_from_a_child_callback_interrupts_waits_and_forgets_
     assert_true(tu_run_until(loop, no_children_left, NULL, 10.0));
     assert_false(TU_RUN_UNTIL(loop, k.calls > 1, 0.05));
     assert_int_equal(k.calls, 1);
-    assert_true(loop_is_idle(loop, 2.0));
+    assert_true(tu_ev_run_returns(loop, 2.0));
 
     /* evsig works again. */
     pid_t pid = evsig_fork_and_watch(loop, plain_kid_cb, &after, 0);
@@ -614,7 +601,7 @@ static void test_evsig_reset_from_the_sigchld_table_handler_restores_sigchld_and
     close(rest_gate[1]);
     assert_true(tu_run_until(loop, no_children_left, NULL, 10.0));
     assert_false(TU_RUN_UNTIL(loop, k.table_calls > 1 || calls > 1, 0.05));
-    assert_true(loop_is_idle(loop, 2.0));
+    assert_true(tu_ev_run_returns(loop, 2.0));
 
     pid_t pid = evsig_fork_and_watch(loop, plain_kid_cb, &after, 0);
     if (pid == 0)
@@ -632,9 +619,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fork_and_watch_under_rlimit_nproc_fails_with_eagain_and_registers_nothing, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_a_handler_that_calls_evsig_reset_leaves_a_sane_loop_and_the_found_disposition, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_a_reset_from_a_handler_drops_deliveries_caught_but_not_dispatched, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_a_handler_that_replaces_itself_leaves_the_next_delivery_to_its_successor, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_a_handler_that_replaces_itself_drops_what_it_owned_and_its_successor_gets_the_next, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_a_handler_that_sets_ign_on_its_own_signal_drops_the_pending_delivery, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_a_handler_that_sets_dfl_on_its_own_signal_lets_the_second_delivery_take_the_default_action, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_a_handler_that_sets_dfl_on_its_own_signal_drops_the_second_caught_delivery, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_a_watcher_that_unwatches_and_rewatches_every_watcher_keeps_dispatch_and_references_sane, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_evsig_reset_from_a_child_callback_interrupts_waits_and_forgets_the_other_children, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_evsig_reset_from_the_sigchld_table_handler_restores_sigchld_and_keeps_reaping, tu_setup, tu_teardown),

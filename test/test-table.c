@@ -102,13 +102,6 @@ static void other_cb(struct ev_loop *loop, const evsig_info *info, void *data)
         TU_RUN_UNTIL(loop, cond, timeout);                                 \
     })
 
-/* Run a few non-blocking iterations: whatever is caught gets dispatched. */
-static void spin(struct ev_loop *loop)
-{
-    for (int i = 0; i < 4; i++)
-        ev_run(loop, EVRUN_NOWAIT);
-}
-
 static struct sigaction get_sa(int sig)
 {
     struct sigaction sa;
@@ -216,7 +209,7 @@ static void test_dfl_and_ign_reach_the_kernel_as_sig_dfl_and_sig_ign(void **unus
     assert_ptr_equal(get_sa(SIGUSR1).sa_handler, SIG_IGN);
     assert_false(get_sa(SIGUSR1).sa_flags & SA_SIGINFO);
     raise(SIGUSR1);
-    spin(loop);
+    tu_spin(loop);
     assert_int_equal(r.n, 0);
 
     assert_succeeds(evsig_signal(loop, SIGUSR1, record_cb, &r, NULL));
@@ -793,7 +786,7 @@ static void test_setitimer_ticks_reach_a_sigalrm_table_handler_again_and_again(v
     assert_int_equal(setitimer(ITIMER_REAL, &every10ms, NULL), 0);
     assert_true(TU_RUN_UNTIL(loop, r.n >= 5, 5));
     assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
-    spin(loop);   /* a tick caught just before the disarm */
+    tu_spin(loop);   /* a tick caught just before the disarm */
     assert_int_equal(r.off_loop, 0);
     assert_int_equal(r.first.signo, SIGALRM);
     assert_int_equal(r.first.code, SI_KERNEL);
@@ -802,7 +795,10 @@ static void test_setitimer_ticks_reach_a_sigalrm_table_handler_again_and_again(v
 
 /* --- replacing a handler between catch and dispatch ---------------------- */
 
-static void test_a_handler_replaced_between_catch_and_dispatch_is_not_called_the_new_one_is(void **unused)
+/* DESIGN §3.1: a delivery belongs to the handlers in place when it was
+ * received. The first version called the new handler; the contract now
+ * drops it (the owner is gone), and the new handler gets the next one. */
+static void test_a_delivery_caught_for_a_replaced_handler_goes_to_neither_handler(void **unused)
 {
     struct ev_loop *loop = tu_default_loop();
     struct record a, b;
@@ -813,11 +809,28 @@ static void test_a_handler_replaced_between_catch_and_dispatch_is_not_called_the
     assert_succeeds(evsig_signal(loop, SIGUSR1, record_cb, &a, NULL));
     assert_int_equal(kill(getpid(), SIGUSR1), 0);   /* caught, not dispatched */
     assert_succeeds(evsig_signal(loop, SIGUSR1, other_cb, &b, NULL));
-    assert_true(TU_RUN_UNTIL(loop, b.n == 1, 5));
-    spin(loop);
+    tu_spin(loop);
     assert_int_equal(a.n, 0);
-    assert_int_equal(b.n, 1);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    assert_true(TU_RUN_UNTIL(loop, b.n == 1, 5));
+    assert_int_equal(a.n, 0);
     assert_int_equal(b.first.code, SI_USER);
+}
+
+/* Setting the same handler, data and loop again is no change: what it
+ * owns stays owned. */
+static void test_setting_the_same_handler_again_keeps_its_caught_delivery(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct record a;
+    (void)unused;
+
+    record_init(&a);
+    assert_succeeds(evsig_signal(loop, SIGUSR1, record_cb, &a, NULL));
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    assert_succeeds(evsig_signal(loop, SIGUSR1, record_cb, &a, NULL));
+    assert_true(TU_RUN_UNTIL(loop, a.n == 1, 5));
 }
 
 static void test_a_handler_replaced_by_ign_between_catch_and_dispatch_is_not_called(void **unused)
@@ -832,7 +845,7 @@ static void test_a_handler_replaced_by_ign_between_catch_and_dispatch_is_not_cal
     assert_int_equal(kill(getpid(), SIGUSR1), 0);
     assert_int_equal(kill(getpid(), SIGUSR1), 0);
     assert_succeeds(evsig_signal(loop, SIGUSR1, EVSIG_IGN, NULL, NULL));
-    spin(loop);
+    tu_spin(loop);
     assert_false(TU_RUN_UNTIL(loop, r.n > 0, 0.1));
     assert_int_equal(r.n, 0);
     assert_ptr_equal(get_sa(SIGUSR1).sa_handler, SIG_IGN);
@@ -873,9 +886,10 @@ struct dfl_case {
     bool use_kill;   /* else sigqueue */
 };
 
-/* In a child: the handler is replaced by DFL between catch and dispatch;
- * the default action must happen: the child dies by @sig. Exit code 0
- * means it survived (the delivery was dropped), 2 that the old handler ran. */
+/* In a child: the handler is replaced by DFL between catch and dispatch.
+ * The delivery's owner is gone: it is dropped (the first version re-raised
+ * it and the child died). Exit code 0: survived and nobody was called; 2:
+ * the old handler ran. */
 static void child_dfl_between_catch_and_dispatch(void *arg)
 {
     const struct dfl_case *c = arg;
@@ -896,7 +910,7 @@ static void child_dfl_between_catch_and_dispatch(void *arg)
     _exit(r.n ? 2 : 0);
 }
 
-static void test_a_handler_replaced_by_dfl_between_catch_and_dispatch_lets_the_default_action_happen(void **unused)
+static void test_a_delivery_caught_for_a_handler_replaced_by_dfl_is_dropped_and_the_process_survives(void **unused)
 {
     static const struct dfl_case cases[] = {
         { SIGTERM, true }, { SIGUSR1, true }, { SIGUSR2, false },
@@ -907,73 +921,77 @@ static void test_a_handler_replaced_by_dfl_between_catch_and_dispatch_lets_the_d
         pid_t pid = tu_fork(child_dfl_between_catch_and_dispatch,
                             (void *)&cases[i]);
 
-        tu_assert_child_killed(pid, cases[i].sig, 10);
+        tu_assert_child_exit(pid, 0, 10);
     }
 }
 
-/* --- one loop per signal ------------------------------------------------- */
+/* --- the table's loop ---------------------------------------------------- */
 
-static void test_a_table_handler_on_a_second_loop_is_ebusy_and_changes_nothing(void **unused)
+/* The table is process-wide and bound to the loop of the last evsig_signal()
+ * that set a callback (Python: the last signal.signal() wins). The first
+ * version answered EBUSY here. */
+static void test_the_table_follows_the_last_evsig_signal_to_its_loop(void **unused)
 {
     struct ev_loop *a = tu_default_loop(), *b = tu_new_loop();
     struct record ra, rb;
     struct sigaction sa;
-    evsig_action old = { EVSIG_IGN, &rb }, now;
+    evsig_action old = { EVSIG_IGN, NULL }, now;
     (void)unused;
 
     record_init(&ra);
     record_init(&rb);
     assert_succeeds(evsig_signal(a, SIGUSR1, record_cb, &ra, NULL));
     tu_read_sa(SIGUSR1, &sa);
-    assert_fails_with(evsig_signal(b, SIGUSR1, record_cb, &rb, &old), EBUSY);
-    assert_fails_with(evsig_signal(b, SIGUSR1, other_cb, &rb, NULL), EBUSY);
-    assert_ptr_equal(old.handler, EVSIG_IGN);   /* *old untouched */
-    tu_assert_same_sa(SIGUSR1, &sa);
+    assert_succeeds(evsig_signal(b, SIGUSR1, other_cb, &rb, &old));
+    assert_ptr_equal(old.handler, record_cb);
+    assert_ptr_equal(old.data, &ra);
+    tu_assert_same_sa(SIGUSR1, &sa);   /* evsig's handler throughout */
     assert_succeeds(evsig_getsignal(SIGUSR1, &now));
-    assert_ptr_equal(now.handler, record_cb);
-    assert_ptr_equal(now.data, &ra);
+    assert_ptr_equal(now.handler, other_cb);
+    assert_ptr_equal(now.data, &rb);
 
-    /* A still serves it. */
-    raise(SIGUSR1);
-    assert_true(RUN_UNTIL_ON(a, ra.n == 1, 5));
-    assert_int_equal(rb.n, 0);
-
-    /* Once A lets go, B may take it. */
-    assert_succeeds(evsig_signal(NULL, SIGUSR1, EVSIG_DFL, NULL, NULL));
-    assert_succeeds(evsig_signal(b, SIGUSR1, record_cb, &rb, NULL));
     raise(SIGUSR1);
     assert_true(RUN_UNTIL_ON(b, rb.n == 1, 5));
-    assert_int_equal(ra.n, 1);
+    tu_spin(a);
+    assert_int_equal(ra.n, 0);
+    assert_int_equal(rb.off_loop, 0);
+
+    /* And back. */
+    assert_succeeds(evsig_signal(a, SIGUSR1, record_cb, &ra, NULL));
+    raise(SIGUSR1);
+    assert_true(RUN_UNTIL_ON(a, ra.n == 1, 5));
+    tu_spin(b);
+    assert_int_equal(rb.n, 1);
 
     evsig_reset();
     ev_loop_destroy(b);
 }
 
-static void test_a_table_handler_on_another_loop_than_the_watchers_is_ebusy(void **unused)
+/* The table handler on one loop and watchers on another: each delivery
+ * reaches both, each on its own loop. */
+static void test_a_table_handler_and_watchers_on_different_loops_both_get_every_delivery(void **unused)
 {
     struct ev_loop *a = tu_default_loop(), *b = tu_new_loop();
     struct record ra, rb;
     static evsig_watcher w;
-    struct sigaction sa;
     evsig_action now;
     (void)unused;
 
     record_init(&ra);
     record_init(&rb);
     assert_succeeds(evsig_watch(a, &w, SIGUSR2, record_cb, &ra, 0));
-    tu_read_sa(SIGUSR2, &sa);
-    assert_fails_with(evsig_signal(b, SIGUSR2, record_cb, &rb, NULL), EBUSY);
-    tu_assert_same_sa(SIGUSR2, &sa);
+    assert_succeeds(evsig_signal(b, SIGUSR2, other_cb, &rb, NULL));
     assert_succeeds(evsig_getsignal(SIGUSR2, &now));
-    assert_ptr_equal(now.handler, EVSIG_DFL);
-    raise(SIGUSR2);
-    assert_true(RUN_UNTIL_ON(a, ra.n == 1, 5));
-    assert_int_equal(rb.n, 0);
-
-    /* The same loop is fine. */
-    assert_succeeds(evsig_signal(a, SIGUSR2, other_cb, &rb, NULL));
-    raise(SIGUSR2);
-    assert_true(RUN_UNTIL_ON(a, ra.n == 2 && rb.n == 1, 5));
+    assert_ptr_equal(now.handler, other_cb);
+    for (int i = 0; i < 3; i++)
+        assert_succeeds(tu_sigqueue_self(SIGUSR2, i));
+    assert_true(RUN_UNTIL_ON(a, ra.n == 3, 5));
+    assert_true(RUN_UNTIL_ON(b, rb.n == 3, 5));
+    assert_int_equal(ra.off_loop + rb.off_loop, 0);
+    assert_int_equal(ra.first.value.sival_int, 0);
+    assert_int_equal(rb.first.value.sival_int, 0);
+    assert_int_equal(ra.last.value.sival_int, 2);
+    assert_int_equal(rb.last.value.sival_int, 2);
 
     evsig_reset();
     ev_loop_destroy(b);
@@ -1103,41 +1121,36 @@ static void test_a_table_handler_does_not_keep_ev_run_alive(void **unused)
 
 /* --- EVFLAG_SIGNALFD ----------------------------------------------------- */
 
-static void test_a_signalfd_loop_is_refused_with_einval_and_nothing_changes(void **unused)
+/* The second version does not use libev's signal machinery, so a loop made
+ * with EVFLAG_SIGNALFD serves evsig signals like any other (the first
+ * version refused it with EINVAL): siginfo, queued values, and the signal
+ * mask is left alone. */
+static void test_a_signalfd_loop_serves_table_handlers_with_siginfo(void **unused)
 {
     struct ev_loop *sfd = ev_loop_new(EVFLAG_SIGNALFD | EVFLAG_NOENV);
-    struct ev_loop *loop = tu_default_loop();
-    struct sigaction orig = get_sa(SIGUSR1), foreign, before;
     sigset_t mask_before, mask_after;
     struct record r;
-    evsig_action now, old = { EVSIG_IGN, NULL };
+    evsig_action now;
     (void)unused;
 
     assert_non_null(sfd);
     record_init(&r);
     assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &mask_before), 0);
-    tu_read_sa(SIGUSR1, &before);
-    assert_fails_with(evsig_signal(sfd, SIGUSR1, record_cb, &r, &old), EINVAL);
-    tu_assert_same_sa(SIGUSR1, &before);
+    assert_succeeds(evsig_signal(sfd, SIGUSR1, record_cb, &r, NULL));
     assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &mask_after), 0);
-    assert_true(tu_same_sigset(&mask_before, &mask_after));   /* libev's signalfd blocks */
+    assert_true(tu_same_sigset(&mask_before, &mask_after));
+    assert_true(tu_kernel_has_siginfo_handler(SIGUSR1));
     assert_succeeds(evsig_getsignal(SIGUSR1, &now));
-    assert_ptr_equal(now.handler, EVSIG_DFL);
-    assert_ptr_equal(old.handler, EVSIG_IGN);
+    assert_ptr_equal(now.handler, record_cb);
 
-    /* Nothing is remembered either: a handler some other code installs
-     * afterwards is what getsignal reports and what reset keeps. */
-    tu_install_foreign(SIGUSR1, SA_SIGINFO | SA_ONSTACK | SA_RESTART, &foreign);
-    assert_succeeds(evsig_getsignal(SIGUSR1, &now));
-    assert_ptr_equal(now.handler, EVSIG_NONE);
-    assert_succeeds(evsig_signal(loop, SIGUSR1, record_cb, &r, &old));
-    assert_ptr_equal(old.handler, EVSIG_NONE);
-    raise(SIGUSR1);
-    assert_true(TU_RUN_UNTIL(loop, r.n == 1, 5));   /* a normal loop works */
+    assert_succeeds(tu_sigqueue_self(SIGUSR1, 42));
+    assert_true(RUN_UNTIL_ON(sfd, r.n == 1, 5));
+    assert_int_equal(r.first.code, SI_QUEUE);
+    assert_int_equal(r.first.value.sival_int, 42);
+    assert_int_equal(r.first.pid, getpid());
+    assert_int_equal(r.off_loop, 0);
+
     evsig_reset();
-    tu_assert_same_sa(SIGUSR1, &foreign);
-
-    tu_put_back_exact(SIGUSR1, &orig);
     ev_loop_destroy(sfd);
 }
 
@@ -1213,17 +1226,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_blocking_read_survives_a_stream_of_signals_without_eintr, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_siginterrupt_makes_a_blocking_read_fail_with_eintr, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_setitimer_ticks_reach_a_sigalrm_table_handler_again_and_again, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_a_handler_replaced_between_catch_and_dispatch_is_not_called_the_new_one_is, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_a_delivery_caught_for_a_replaced_handler_goes_to_neither_handler, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_setting_the_same_handler_again_keeps_its_caught_delivery, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_a_handler_replaced_by_ign_between_catch_and_dispatch_is_not_called, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_a_sigterm_whose_handler_became_ign_before_dispatch_does_nothing, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_a_handler_replaced_by_dfl_between_catch_and_dispatch_lets_the_default_action_happen, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_a_table_handler_on_a_second_loop_is_ebusy_and_changes_nothing, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_a_table_handler_on_another_loop_than_the_watchers_is_ebusy, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_a_delivery_caught_for_a_handler_replaced_by_dfl_is_dropped_and_the_process_survives, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_the_table_follows_the_last_evsig_signal_to_its_loop, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_a_table_handler_and_watchers_on_different_loops_both_get_every_delivery, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_dfl_and_ign_are_never_ebusy_whatever_loop_is_given, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_reset_puts_back_a_foreign_handler_byte_for_byte, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_reset_puts_back_a_sig_ign_it_found, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_a_table_handler_does_not_keep_ev_run_alive, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_a_signalfd_loop_is_refused_with_einval_and_nothing_changes, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_a_signalfd_loop_serves_table_handlers_with_siginfo, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_a_sigsegv_sent_with_kill_is_delivered_to_a_handler_on_the_loop, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_a_real_segfault_takes_its_default_action_despite_a_handler, tu_setup, tu_teardown),
     };

@@ -637,6 +637,22 @@ void tu_guard_stop(struct tu_guard *g)
     }
 }
 
+void tu_spin(struct ev_loop *loop)
+{
+    for (int i = 0; i < 4; i++)
+        ev_run(loop, EVRUN_NOWAIT);
+}
+
+bool tu_ev_run_returns(struct ev_loop *loop, double cap)
+{
+    struct tu_guard g;
+
+    tu_guard_start(&g, loop, cap);
+    ev_run(loop, 0);
+    tu_guard_stop(&g);
+    return !g.fired;
+}
+
 bool tu_run_until(struct ev_loop *loop, bool (*done)(void *arg), void *arg,
                   double timeout)
 {

@@ -123,6 +123,14 @@ struct tu_guard {
 void tu_guard_start(struct tu_guard *g, struct ev_loop *loop, double after);
 void tu_guard_stop(struct tu_guard *g);
 
+/* Run a few non-blocking iterations: whatever is caught gets dispatched. */
+void tu_spin(struct ev_loop *loop);
+
+/* Whether ev_run(@loop, 0) returns by itself within @cap seconds, i.e.
+ * nothing holds a reference (a tu_guard ends it otherwise). No cmocka:
+ * usable in forked children. */
+bool tu_ev_run_returns(struct ev_loop *loop, double cap);
+
 /*
  * Run @loop one iteration at a time until @done(@arg) is true, for at most
  * @timeout seconds. Returns whether it became true; the timer is stopped on

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * core.c - process-wide lifecycle: the lock, the fork generation, the reset
+ * epoch, libev's default loop.
+ *
+ * The bottom layer: it calls nothing of evsig's. What it owns:
+ *
+ * - The lock. One mutex serialises every evsig call from every thread. It
+ *   is taken with every signal blocked in the calling thread, so that no
+ *   handler (a foreign one that evsig's C handler chains to, say) can run
+ *   on a thread that holds it and longjmp out; the C handler never takes
+ *   it. Around fork() an atfork handler takes it, so a child never inherits
+ *   it held by a thread that does not exist there.
+ * - evsig__proc: the fork generation and the count of C handlers running
+ *   (see evsig-private.h). Both are reset in the child of a fork by the
+ *   atfork child handler, which runs where only async-signal-safe work is
+ *   allowed and writes nothing else, so a forked child pays for one page.
+ * - The reset epoch, which waits and dispatch frames compare to notice an
+ *   evsig_reset() made under their feet.
+ * - libev's default loop: ev_default_loop_uc_() is an inline in ev.h that
+ *   reads libev's internal pointer without creating the loop. evsig must
+ *   never create the default loop (that installs libev's SIGCHLD handler),
+ *   so this is the one place that reads it, and records libev's SIGCHLD
+ *   handler the first time the loop is seen.
+ *
+ * Context: any thread; evsig__proc is also written in signal context (by
+ * catch.c) and in the child of fork().
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+
+#include "evsig-private.h"
+
+struct evsig__proc evsig__proc;
+
+typedef void (*sighandler_fn)(int);
+
+static struct core_state {
+    pthread_mutex_t mutex;
+    unsigned        epoch;
+    bool            atfork_registered;
+    bool            met_default_loop;
+    sighandler_fn   libev_handler;
+} core = {
+    .mutex = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* Callbacks run on this thread (evsig_pause() waits for the count to move). */
+static _Thread_local unsigned long handlers_ran;
+/* This thread holds the lock: evsig_fork() forks with it held, and the
+ * atfork handlers must neither take it again nor leave it held. */
+static _Thread_local bool holding;
+
+/* --- fork ---------------------------------------------------------------- */
+
+static void atfork_prepare(void)
+{
+    if (!holding)
+        pthread_mutex_lock(&core.mutex);
+}
+
+static void atfork_parent(void)
+{
+    if (!holding)
+        pthread_mutex_unlock(&core.mutex);
+}
+
+/* In every child of fork(), evsig's or not: whatever was caught before the
+ * fork belongs to the parent, and no handler runs here yet. The forking
+ * thread is the only one here: it gets the lock back as it held it. */
+static void atfork_child(void)
+{
+    atomic_fetch_add_explicit(&evsig__proc.forkgen, 1, memory_order_relaxed);
+    atomic_store_explicit(&evsig__proc.inflight, 0, memory_order_relaxed);
+    pthread_mutex_init(&core.mutex, NULL);
+    if (holding)
+        pthread_mutex_lock(&core.mutex);
+}
+
+void evsig__core_fork_child(unsigned gen)
+{
+    if (evsig__forkgen() == gen) {
+        /* No atfork handler ran (it could not be registered). */
+        atomic_fetch_add_explicit(&evsig__proc.forkgen, 1, memory_order_relaxed);
+        atomic_store_explicit(&evsig__proc.inflight, 0, memory_order_relaxed);
+    }
+}
+
+/* --- the lock ------------------------------------------------------------ */
+
+void evsig__lock(sigset_t *saved)
+{
+    sigset_t all;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, saved);
+    pthread_mutex_lock(&core.mutex);
+    holding = true;
+    if (!core.atfork_registered) {
+        /* Can only fail with ENOMEM; then a fork() made while another
+         * thread holds the lock is the program's risk, and evsig_fork()
+         * still bumps the generation itself. */
+        if (pthread_atfork(atfork_prepare, atfork_parent, atfork_child) == 0)
+            core.atfork_registered = true;
+    }
+}
+
+void evsig__unlock(const sigset_t *saved)
+{
+    holding = false;
+    pthread_mutex_unlock(&core.mutex);
+    pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+void evsig__lock_loop(void)
+{
+    pthread_mutex_lock(&core.mutex);
+    holding = true;
+}
+
+void evsig__unlock_loop(void)
+{
+    holding = false;
+    pthread_mutex_unlock(&core.mutex);
+}
+
+/* --- handlers in flight -------------------------------------------------- */
+
+bool evsig__core_idle(void)
+{
+    return atomic_load(&evsig__proc.inflight) == 0;
+}
+
+void evsig__core_quiesce(void)
+{
+    /* A C handler never blocks and never waits for this thread: it runs a
+     * bounded sequence of stores, so this ends as soon as the threads in
+     * one are scheduled. */
+    while (!evsig__core_idle())
+        sched_yield();
+}
+
+/* --- reset epoch, callback count ----------------------------------------- */
+
+unsigned evsig__core_epoch(void)
+{
+    return core.epoch;
+}
+
+void evsig__core_epoch_bump(void)
+{
+    core.epoch++;
+}
+
+void evsig__core_note_handler(void)
+{
+    handlers_ran++;
+}
+
+unsigned long evsig__core_handlers_ran(void)
+{
+    return handlers_ran;
+}
+
+/* --- libev's default loop ------------------------------------------------ */
+
+struct ev_loop *evsig__core_default_loop(void)
+{
+    return ev_default_loop_uc_();
+}
+
+bool evsig__core_meet_default_loop(void)
+{
+    struct sigaction sa;
+
+    if (core.met_default_loop || !ev_default_loop_uc_())
+        return false;
+    core.met_default_loop = true;
+
+    /* The default loop installed libev's SIGCHLD handler when it was made
+     * (unless it reads signals from a signalfd: then there is none). */
+    sigaction(SIGCHLD, NULL, &sa);
+    if (!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler != SIG_DFL &&
+        sa.sa_handler != SIG_IGN)
+        core.libev_handler = sa.sa_handler;
+    return true;
+}
+
+sighandler_fn evsig__core_libev_handler(void)
+{
+    return core.libev_handler;
+}
