@@ -261,7 +261,10 @@ typedef struct evsig_watcher {
  * Any number of watchers may watch one signal, on any number of loops in
  * any threads, independently of each other and of the handler table. Each
  * delivery is dispatched once on every loop that serves the signal, on that
- * loop's thread, in the order received: there the table handler runs first
+ * loop's thread, in the order received (every loop sees the same order; two
+ * deliveries taken at the same instant by two threads are ordered by their
+ * C handlers, so leave the signal unblocked in one thread where the kernel's
+ * own order matters): there the table handler runs first
  * if it is bound to that loop, then every watcher of the loop that owns the
  * delivery (see "Ownership" above: it was active when the signal was
  * received, and still is), once, in the order they were started. A

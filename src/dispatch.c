@@ -1231,6 +1231,8 @@ static void wait_release(struct wait *wt, struct lrec *lr, int upto,
             continue;
         ls = lsig_find(lr, signum);
         assert(ls && ls->nwaits);
+        if (!ls)
+            continue;
         evsig__catch_owners(signum, -1);
         ls->nwaits--;
         unsubscribe(ls, own_thread);
@@ -1262,8 +1264,9 @@ static int check_set(const sigset_t *set)
     return any ? 0 : -EINVAL;
 }
 
-/* Register @wt as an owner of every signal of its set on its loop. */
-static int wait_own(struct wait *wt)
+/* Register @wt as an owner of every signal of its set on its loop, whose
+ * record goes to *@lrp. */
+static int wait_own(struct wait *wt, struct lrec **lrp)
 {
     struct lsig *ls;
     struct lrec *lr = NULL;
@@ -1285,6 +1288,7 @@ static int wait_own(struct wait *wt)
         subscribed(ls);
     }
     wt->owning = true;
+    *lrp = lr;
     return 0;
 }
 
@@ -1311,12 +1315,11 @@ static int wait_run(struct ev_loop *loop, const sigset_t *set,
     evsig__lock(&saved);
     evsig__disp_meet_default_loop();
     epoch = evsig__core_epoch();
-    r = wait_own(&wt);
+    r = wait_own(&wt, &lr);
     if (r < 0) {
         evsig__unlock(&saved);
         return r;
     }
-    lr = lrec_find(loop);
     wt.outer = lr->waits;
     lr->waits = &wt;
     evsig__unlock(&saved);

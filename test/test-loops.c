@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1148,6 +1149,149 @@ static void child_stop_before_dispatch(void *arg)
     _exit(0);
 }
 
+/* What one watch session lost is that session's: a watcher started again
+ * later starts from now, with nothing to report (the first version kept an
+ * unreported loss and handed it to the next watch of the signal). */
+static void test_a_loss_from_one_watch_session_never_reaches_a_later_one(void **unused)
+{
+    struct ev_loop *loop = L1;
+    int sig = SIGRTMIN + 3;
+    evsig_watcher w;
+    struct rec r;
+    (void)unused;
+
+    rec_init(&r, 1, loop);
+    assert_succeeds(evsig_watch(loop, &w, sig, rec_cb, &r, 0));
+    tu_sigmask(SIG_BLOCK, sig);
+    for (int i = 0; i < 3 * EVSIG_RING_SIZE; i++)
+        assert_succeeds(tu_sigqueue_self(sig, i));
+    tu_sigmask(SIG_UNBLOCK, sig);   /* the ring laps: a loss is pending */
+    assert_succeeds(evsig_unwatch(&w));   /* before dispatch: all dropped */
+    assert_succeeds(evsig_watch(loop, &w, sig, rec_cb, &r, 0));
+    assert_succeeds(queue_value(sig, 7777));
+    assert_true(TU_RUN_UNTIL(loop, r.n == 1, 5));
+    tu_spin(loop);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.first.value.sival_int, 7777);
+    assert_int_equal(r.first.lost, 0);
+    assert_succeeds(evsig_unwatch(&w));
+}
+
+/*
+ * No delivery is swallowed while a watcher takes a signal over from a
+ * foreign handler: another thread takes SIGUSR2 again and again while this
+ * one starts the watcher; each delivery reaches either the foreign handler
+ * (before evsig's handler was in place) or the watcher (after), none both,
+ * none neither. (The first version installed libev's handler first, and a
+ * delivery between the two installations was lost.)
+ */
+static _Atomic long swallow_foreign;
+static _Atomic long swallow_sent;
+static _Atomic int swallow_run;      /* 1: send, 0: pause, -1: quit */
+static _Atomic int swallow_paused;
+
+static void swallow_foreign_handler(int sig, siginfo_t *si, void *uctx)
+{
+    (void)sig;
+    (void)si;
+    (void)uctx;
+    atomic_fetch_add(&swallow_foreign, 1);
+}
+
+static void *swallow_sender(void *arg)
+{
+    sigset_t one;
+    (void)arg;
+
+    sigemptyset(&one);
+    sigaddset(&one, SIGUSR2);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    for (;;) {
+        int run = atomic_load(&swallow_run);
+
+        if (run < 0)
+            break;
+        if (run == 0) {
+            atomic_store(&swallow_paused, 1);
+            continue;
+        }
+        atomic_store(&swallow_paused, 0);
+        /* To this thread: its handler runs before pthread_kill returns,
+         * so no two are ever pending at once. */
+        pthread_kill(pthread_self(), SIGUSR2);
+        atomic_fetch_add(&swallow_sent, 1);
+    }
+    return NULL;
+}
+
+static void wait_paused(void)
+{
+    atomic_store(&swallow_run, 0);
+    while (!atomic_load(&swallow_paused))
+        sched_yield();
+}
+
+static void test_no_delivery_is_swallowed_while_a_watcher_takes_over_from_a_foreign_handler(void **unused)
+{
+    struct ev_loop *loop = L1;
+    struct sigaction sa, orig;
+    pthread_t t;
+    evsig_watcher w;
+    struct rec r;
+    (void)unused;
+
+    tu_read_sa(SIGUSR2, &orig);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = swallow_foreign_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    assert_int_equal(sigaction(SIGUSR2, &sa, NULL), 0);
+    tu_read_sa(SIGUSR2, &sa);   /* as the kernel reports it */
+    tu_sigmask(SIG_BLOCK, SIGUSR2);
+    atomic_store(&swallow_foreign, 0);
+    atomic_store(&swallow_sent, 0);
+    atomic_store(&swallow_paused, 0);
+    atomic_store(&swallow_run, 0);
+    rec_init(&r, 1, loop);
+    assert_int_equal(pthread_create(&t, NULL, swallow_sender, NULL), 0);
+
+    /* No cmocka assertion while the other thread runs: a failure must
+     * stop it first. */
+    int bad_round = -1;
+
+    for (int round = 0; round < 50 && bad_round < 0; round++) {
+        atomic_store(&swallow_run, 1);
+        while (atomic_load(&swallow_sent) < (round + 1) * 20)
+            sched_yield();
+        /* The takeover, while the other thread takes signals; then some
+         * more for the watcher. */
+        if (evsig_watch(loop, &w, SIGUSR2, rec_cb, &r, 0) != 0)
+            bad_round = round;
+        long upto = atomic_load(&swallow_sent) + 20;
+
+        while (atomic_load(&swallow_sent) < upto)
+            tu_spin(loop);
+        wait_paused();
+        if (!TU_RUN_UNTIL(loop, atomic_load(&swallow_foreign) + r.n +
+                          (long)r.lost_total == atomic_load(&swallow_sent), 5))
+            bad_round = round;
+        evsig_unwatch(&w);   /* nothing pending: nothing dropped */
+        if (!tu_kernel_has_siginfo_handler(SIGUSR2) ||
+            evsig_is_active(&w))
+            bad_round = round;
+    }
+    atomic_store(&swallow_run, -1);
+    pthread_join(t, NULL);
+    if (bad_round >= 0)
+        fail_msg("round %d: sent %ld, foreign %ld, watcher %d, lost %u",
+                 bad_round, atomic_load(&swallow_sent),
+                 atomic_load(&swallow_foreign), r.n, r.lost_total);
+    tu_assert_same_sa(SIGUSR2, &sa);
+    assert_true(r.n > 0);
+    assert_true(atomic_load(&swallow_foreign) > 0);
+    tu_sigmask(SIG_UNBLOCK, SIGUSR2);
+    tu_put_back_exact(SIGUSR2, &orig);
+}
+
 static void test_a_delivery_whose_watchers_stopped_before_dispatch_is_dropped_and_sig_dfl_is_back(void **unused)
 {
     (void)unused;
@@ -1360,6 +1504,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_evsig_ref_and_unref_decide_whether_ev_run_returns, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_ref_and_unref_of_an_inactive_or_null_watcher_are_einval, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_handlers_started_after_a_delivery_was_received_do_not_get_it, loops_setup, loops_teardown),
+        cmocka_unit_test_setup_teardown(test_a_loss_from_one_watch_session_never_reaches_a_later_one, loops_setup, loops_teardown),
+        cmocka_unit_test_setup_teardown(test_no_delivery_is_swallowed_while_a_watcher_takes_over_from_a_foreign_handler, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_a_delivery_whose_watchers_stopped_before_dispatch_is_dropped_and_sig_dfl_is_back, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_a_delivery_whose_watcher_stopped_before_dispatch_never_reaches_the_foreign_handler, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_watching_sigpipe_then_unwatching_before_dispatch_does_not_kill, loops_setup, loops_teardown),

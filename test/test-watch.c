@@ -828,20 +828,25 @@ static void test_a_delivery_received_with_no_owner_goes_to_the_foreign_handler_w
     struct tag t = { .id = 1 };
     (void)unused;
 
-    tu_read_sa(SIGUSR1, &orig);
-    tu_install_foreign(SIGUSR1, SA_SIGINFO | SA_RESTART, &foreign);
-    assert_succeeds(evsig_watch(loop, &w, SIGUSR1, log_cb, &t, EVSIG_ONESHOT));
-    assert_succeeds(tu_sigqueue_self(SIGUSR1, 1));   /* claims the oneshot */
-    assert_int_equal(tu_foreign_hits, 0);
-    assert_succeeds(tu_sigqueue_self(SIGUSR1, 2));   /* nobody owns it */
-    assert_int_equal(tu_foreign_hits, 1);
-    assert_int_equal(tu_foreign_code, SI_QUEUE);
-    assert_true(TU_RUN_UNTIL(loop, t.n == 1, 5));
+    int sig = SIGRTMIN + 5;   /* queued: two deliveries stay two */
+
+    tu_read_sa(sig, &orig);
+    tu_install_foreign(sig, SA_SIGINFO | SA_RESTART, &foreign);
+    assert_succeeds(evsig_watch(loop, &w, sig, log_cb, &t, EVSIG_ONESHOT));
+    /* Both received before the loop runs: the first claims the oneshot,
+     * the second has no owner. */
+    tu_sigmask(SIG_BLOCK, sig);
+    assert_succeeds(tu_sigqueue_self(sig, 1));
+    assert_succeeds(tu_sigqueue_self(sig, 2));
+    tu_sigmask(SIG_UNBLOCK, sig);
+    assert_true(TU_RUN_UNTIL(loop, t.n == 1 && tu_foreign_hits == 1, 5));
     tu_spin(loop);
     assert_int_equal(t.n, 1);
+    assert_int_equal(tu_foreign_hits, 1);
+    assert_int_equal(tu_foreign_code, SI_QUEUE);
     assert_false(evsig_is_active(&w));
-    tu_assert_same_sa(SIGUSR1, &foreign);
-    tu_put_back_exact(SIGUSR1, &orig);
+    tu_assert_same_sa(sig, &foreign);
+    tu_put_back_exact(sig, &orig);
 }
 
 /* In a child: with a watcher, SIGTERM to self does not kill. */
