@@ -41,6 +41,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1292,6 +1293,127 @@ static void test_no_delivery_is_swallowed_while_a_watcher_takes_over_from_a_fore
     tu_put_back_exact(SIGUSR2, &orig);
 }
 
+/*
+ * The table moved away by another thread from a loop that then serves
+ * nothing: evsig never calls into that loop from the mover's thread; the
+ * loop's own thread drops evsig's ev_async at its next wakeup. And a loop
+ * destroyed before it ran again is never touched again, even when a new
+ * loop gets its address.
+ */
+struct mover {
+    struct ev_loop *loop;
+    ev_async        quit;
+    _Atomic int     calls;
+    int             set_ok;
+    bool            run;          /* run the loop after the handler is set */
+    sem_t           ready, go;
+};
+
+static void mover_cb(struct ev_loop *loop, const evsig_info *info, void *data)
+{
+    struct mover *m = data;
+
+    if (loop == m->loop && info->signo == SIGUSR1)
+        atomic_fetch_add(&m->calls, 1);
+}
+
+static void mover_quit_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void *mover_thread(void *arg)
+{
+    struct mover *m = arg;
+    sigset_t none;
+
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    m->loop = ev_loop_new(EVFLAG_NOENV);
+    ev_async_init(&m->quit, mover_quit_cb);
+    ev_async_start(m->loop, &m->quit);   /* keeps ev_run() going */
+    m->set_ok = evsig_signal(m->loop, SIGUSR1, mover_cb, m, NULL);
+    sem_post(&m->ready);
+    if (m->run)
+        ev_run(m->loop, 0);
+    sem_wait(&m->go);
+    ev_async_stop(m->loop, &m->quit);
+    ev_loop_destroy(m->loop);
+    return NULL;
+}
+
+static void start_mover(struct mover *m, bool run, pthread_t *t)
+{
+    memset(m, 0, sizeof(*m));
+    m->run = run;
+    sem_init(&m->ready, 0, 0);
+    sem_init(&m->go, 0, 0);
+    assert_int_equal(pthread_create(t, NULL, mover_thread, m), 0);
+    sem_wait(&m->ready);
+    assert_int_equal(m->set_ok, 0);
+}
+
+static void test_the_table_moved_away_by_another_thread_leaves_that_loop_clean(void **unused)
+{
+    struct ev_loop *loop = L1;
+    static struct mover m;
+    struct rec r;
+    pthread_t t;
+    (void)unused;
+
+    rec_init(&r, 1, loop);
+    tu_sigmask(SIG_BLOCK, SIGUSR1);   /* the mover's thread takes it */
+    start_mover(&m, true, &t);
+    kill(getpid(), SIGUSR1);
+    for (int i = 0; i < 500 && atomic_load(&m.calls) == 0; i++)
+        usleep(10000);
+    assert_int_equal(atomic_load(&m.calls), 1);
+
+    /* Moved here, from this thread, while that loop runs over there. */
+    assert_succeeds(evsig_signal(loop, SIGUSR1, rec_cb, &r, NULL));
+    tu_sigmask(SIG_UNBLOCK, SIGUSR1);
+    kill(getpid(), SIGUSR1);
+    assert_true(TU_RUN_UNTIL(loop, r.n == 1, 5));
+    ev_async_send(m.loop, &m.quit);
+    sem_post(&m.go);
+    pthread_join(t, NULL);   /* destroyed after evsig let go of it */
+    assert_int_equal(atomic_load(&m.calls), 1);
+    sem_destroy(&m.ready);
+    sem_destroy(&m.go);
+}
+
+static void test_a_loop_destroyed_before_its_record_retired_is_never_touched_again(void **unused)
+{
+    static struct mover m;
+    evsig_watcher w;
+    struct rec r;
+    pthread_t t;
+    (void)unused;
+
+    start_mover(&m, false, &t);   /* sets the table, never runs */
+    assert_succeeds(evsig_signal(NULL, SIGUSR1, EVSIG_IGN, NULL, NULL));
+    sem_post(&m.go);
+    pthread_join(t, NULL);   /* destroyed with evsig's record still there */
+
+    /* A new loop, quite likely at the same address: evsig must start
+     * afresh there, not trust what it had for the old one. */
+    for (int round = 0; round < 3; round++) {
+        struct ev_loop *loop = ev_loop_new(EVFLAG_NOENV);
+
+        rec_init(&r, 1, loop);
+        assert_succeeds(evsig_watch(loop, &w, SIGUSR2, rec_cb, &r, 0));
+        kill(getpid(), SIGUSR2);
+        assert_true(TU_RUN_UNTIL(loop, r.n == 1, 5));
+        assert_succeeds(evsig_unwatch(&w));
+        ev_loop_destroy(loop);
+    }
+    assert_int_equal(evsig_reset(), 0);   /* touches no destroyed loop */
+    sem_destroy(&m.ready);
+    sem_destroy(&m.go);
+}
+
 static void test_a_delivery_whose_watchers_stopped_before_dispatch_is_dropped_and_sig_dfl_is_back(void **unused)
 {
     (void)unused;
@@ -1506,6 +1628,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_handlers_started_after_a_delivery_was_received_do_not_get_it, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_a_loss_from_one_watch_session_never_reaches_a_later_one, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_no_delivery_is_swallowed_while_a_watcher_takes_over_from_a_foreign_handler, loops_setup, loops_teardown),
+        cmocka_unit_test_setup_teardown(test_the_table_moved_away_by_another_thread_leaves_that_loop_clean, loops_setup, loops_teardown),
+        cmocka_unit_test_setup_teardown(test_a_loop_destroyed_before_its_record_retired_is_never_touched_again, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_a_delivery_whose_watchers_stopped_before_dispatch_is_dropped_and_sig_dfl_is_back, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_a_delivery_whose_watcher_stopped_before_dispatch_never_reaches_the_foreign_handler, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_watching_sigpipe_then_unwatching_before_dispatch_does_not_kill, loops_setup, loops_teardown),
