@@ -130,6 +130,7 @@ struct lrec {
     bool               stale;        /* serves nothing, but the published set
                                         could not shrink: dropped at its next
                                         wakeup (or reused) */
+    bool               buried;       /* in the graveyard */
     struct lrec       *next;         /* retiring, gone or graveyard list */
 };
 
@@ -401,6 +402,7 @@ static void bury_retired(struct ev_loop *loop)
         if (lr->wake.loop == loop) {
             *p = lr->next;
             lr->next = dispatch.graveyard;
+            lr->buried = true;
             dispatch.graveyard = lr;
         } else {
             p = &lr->next;
@@ -890,12 +892,16 @@ static void fold_ahead(struct lsig *ls, struct wrec *r, unsigned from)
     f->upto = ls->nbuf ? ls->buf[ls->nbuf - 1].pos + 1 : f->upto;
 }
 
-/* Call a user callback unlocked. Returns false if evsig_reset() ran
- * meanwhile: then nothing the frame holds may be touched. */
+/* Call a user callback unlocked. Returns false if the frame must stop:
+ * evsig_reset() ran meanwhile (then nothing the frame holds may be
+ * touched: see stopped_by_reset()), or the callback forked and this is the
+ * child (what the frame still holds was caught in the parent, and is
+ * dispatched there only). */
 static bool call(struct ev_loop *loop, evsig_handler cb, void *data,
                  const evsig_info *info, unsigned epoch)
 {
     struct ev_loop *outer = calling_loop;
+    unsigned fgen = evsig__forkgen();
 
     calling_loop = loop;
     evsig__unlock_loop();
@@ -903,7 +909,7 @@ static bool call(struct ev_loop *loop, evsig_handler cb, void *data,
     cb(loop, info, data);
     evsig__lock_loop();
     calling_loop = outer;
-    return evsig__core_epoch() == epoch;
+    return evsig__core_epoch() == epoch && evsig__forkgen() == fgen;
 }
 
 /* The next watcher after start order @after, or NULL. */
@@ -970,7 +976,6 @@ static bool deliver(struct lsig *ls, unsigned i, unsigned epoch)
     struct evsig__delivery d = ls->buf[i];
     evsig_info info = d.info;
     struct wait *wt;
-    bool called = false;
 
     ls->lost += d.lost;
     info.lost = ls->lost;
@@ -985,7 +990,6 @@ static bool deliver(struct lsig *ls, unsigned i, unsigned epoch)
     }
 
     if (ls->table && owns(ls->tgen, &d)) {
-        called = true;
         ls->lost = 0;
         if (!call(loop, ls->tcb, ls->tdata, &info, epoch) || ls->gone)
             return false;
@@ -1006,7 +1010,6 @@ static bool deliver(struct lsig *ls, unsigned i, unsigned epoch)
         } else if (!owns(r->start_gen, &d)) {
             continue;
         }
-        called = true;
         ls->lost = 0;
         if (r->fold) {
             struct fold *f = r->fold;
@@ -1037,7 +1040,6 @@ static bool deliver(struct lsig *ls, unsigned i, unsigned epoch)
         if (!call(loop, cb, data, &info, epoch) || ls->gone)
             return false;
     }
-    (void)called;
     return true;
 }
 
@@ -1124,7 +1126,11 @@ static bool dispatch_sig(struct lsig *ls, uint64_t limit, unsigned epoch,
         }
     }
     if (!stop) {
-        if (!flush_orphans(ls, ls->cursor, epoch))
+        /* Claims whose delivery was lost before what is left to read. */
+        uint64_t before = ls->ibuf < ls->nbuf ? ls->buf[ls->ibuf].pos
+                                              : ls->cursor;
+
+        if (!flush_orphans(ls, before, epoch))
             stop = true;
         else if (flush_folds(ls, epoch, &stop))
             *again = true;
@@ -1156,6 +1162,20 @@ static void wake_cb(struct ev_loop *loop, ev_async *a, int revents)
     (void)revents;
 
     evsig__lock_loop();
+    if (lr->buried) {
+        /* Its ev_async fired, so its loop is alive after all, and this is
+         * its thread: now it can be stopped and freed. */
+        for (struct lrec **p = &dispatch.graveyard; *p; p = &(*p)->next) {
+            if (*p == lr) {
+                *p = lr->next;
+                break;
+            }
+        }
+        lrec_stop(lr);
+        free_lrec(lr);
+        evsig__unlock_loop();
+        return;
+    }
     if (lr->stale && !lr->nsig && !lr->frames) {
         /* Left in the published set by a failed shrink: try again. */
         lr->stale = false;
@@ -1168,10 +1188,12 @@ static void wake_cb(struct ev_loop *loop, ev_async *a, int revents)
         evsig__unlock_loop();
         return;
     }
+    unsigned fgen = evsig__forkgen();
+
     lr->iter++;
     lr->frames++;
     bits = atomic_exchange_explicit(&lr->wake.pending, 0, memory_order_acquire);
-    while (bits) {
+    while (bits && evsig__forkgen() == fgen) {
         int signum = __builtin_ctzll(bits) + 1;
         struct lsig *ls = lsig_find(lr, signum);
 
@@ -1487,6 +1509,7 @@ void evsig__dispatch_reset(void)
 
         dispatch.retiring = lr->next;
         lr->next = dispatch.graveyard;
+        lr->buried = true;
         dispatch.graveyard = lr;
     }
     for (int signum = 1; signum < NSIG; signum++) {

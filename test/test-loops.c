@@ -1294,6 +1294,57 @@ static void test_no_delivery_is_swallowed_while_a_watcher_takes_over_from_a_fore
 }
 
 /*
+ * A callback that forks (a prefork master does): deliveries the loop had
+ * already read but not yet dispatched were caught in the parent, and are
+ * dispatched there only -- the child's copy of the dispatch frame stops.
+ */
+static int fork_cb_calls;
+static pid_t fork_cb_grandchild;
+static bool fork_cb_in_child;
+
+static void forking_cb(struct ev_loop *loop, const evsig_info *info, void *data)
+{
+    (void)info;
+    (void)data;
+    if (++fork_cb_calls != 1)
+        return;
+    fork_cb_grandchild = evsig_fork(loop);
+    if (fork_cb_grandchild == 0)
+        fork_cb_in_child = true;
+}
+
+static void fork_in_callback_scenario(void *arg)
+{
+    struct ev_loop *loop = ev_default_loop(0);
+    int sig = SIGRTMIN + 6, status;
+    evsig_watcher w;
+    (void)arg;
+
+    ev_loop_fork(loop);
+    TU_CHILD_CHECK(evsig_watch(loop, &w, sig, forking_cb, NULL, 0) == 0);
+    tu_sigmask(SIG_BLOCK, sig);
+    for (int i = 0; i < 3; i++)
+        TU_CHILD_CHECK(tu_sigqueue_self(sig, i) == 0);
+    tu_sigmask(SIG_UNBLOCK, sig);   /* all three received, none dispatched */
+    TU_CHILD_CHECK(TU_RUN_UNTIL(loop, fork_cb_calls >= 3 || fork_cb_in_child, 5));
+    if (fork_cb_in_child) {
+        tu_spin(loop);
+        _exit(fork_cb_calls == 1 ? 0 : 3);   /* the parent's two stay there */
+    }
+    tu_spin(loop);
+    TU_CHILD_CHECK(fork_cb_calls == 3);
+    TU_CHILD_CHECK(fork_cb_grandchild > 0);
+    TU_CHILD_CHECK(waitpid(fork_cb_grandchild, &status, 0) == fork_cb_grandchild);
+    TU_CHILD_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_a_callback_that_forks_leaves_the_deliveries_it_had_read_to_the_parent(void **unused)
+{
+    (void)unused;
+    tu_assert_child_exit(tu_fork(fork_in_callback_scenario, NULL), 0, 20);
+}
+
+/*
  * The table moved away by another thread from a loop that then serves
  * nothing: evsig never calls into that loop from the mover's thread; the
  * loop's own thread drops evsig's ev_async at its next wakeup. And a loop
@@ -1628,6 +1679,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_handlers_started_after_a_delivery_was_received_do_not_get_it, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_a_loss_from_one_watch_session_never_reaches_a_later_one, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_no_delivery_is_swallowed_while_a_watcher_takes_over_from_a_foreign_handler, loops_setup, loops_teardown),
+        cmocka_unit_test_setup_teardown(test_a_callback_that_forks_leaves_the_deliveries_it_had_read_to_the_parent, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_the_table_moved_away_by_another_thread_leaves_that_loop_clean, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_a_loop_destroyed_before_its_record_retired_is_never_touched_again, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_a_delivery_whose_watchers_stopped_before_dispatch_is_dropped_and_sig_dfl_is_back, loops_setup, loops_teardown),
