@@ -1322,10 +1322,8 @@ static void fork_in_callback_scenario(void *arg)
 
     ev_loop_fork(loop);
     TU_CHILD_CHECK(evsig_watch(loop, &w, sig, forking_cb, NULL, 0) == 0);
-    tu_sigmask(SIG_BLOCK, sig);
-    for (int i = 0; i < 3; i++)
-        TU_CHILD_CHECK(tu_sigqueue_self(sig, i) == 0);
-    tu_sigmask(SIG_UNBLOCK, sig);   /* all three received, none dispatched */
+    for (int i = 0; i < 3; i++)   /* all three received, none dispatched */
+        TU_CHILD_CHECK(queue_value(sig, i) == 0);
     TU_CHILD_CHECK(TU_RUN_UNTIL(loop, fork_cb_calls >= 3 || fork_cb_in_child, 5));
     if (fork_cb_in_child) {
         tu_spin(loop);
@@ -1356,6 +1354,7 @@ static void test_a_callback_that_forks_leaves_the_deliveries_it_had_read_to_the_
 struct mover {
     struct ev_loop *loop;
     ev_async        quit;
+    ev_async        poke;         /* wakes the loop, does nothing */
     _Atomic int     calls;
     int             set_ok;
     bool            run;          /* run the loop after the handler is set */
@@ -1368,6 +1367,13 @@ static void mover_cb(struct ev_loop *loop, const evsig_info *info, void *data)
 
     if (loop == m->loop && info->signo == SIGUSR1)
         atomic_fetch_add(&m->calls, 1);
+}
+
+static void mover_poke_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
 }
 
 static void mover_quit_cb(struct ev_loop *loop, ev_async *w, int revents)
@@ -1387,12 +1393,15 @@ static void *mover_thread(void *arg)
     m->loop = ev_loop_new(EVFLAG_NOENV);
     ev_async_init(&m->quit, mover_quit_cb);
     ev_async_start(m->loop, &m->quit);   /* keeps ev_run() going */
+    ev_async_init(&m->poke, mover_poke_cb);
+    ev_async_start(m->loop, &m->poke);
     m->set_ok = evsig_signal(m->loop, SIGUSR1, mover_cb, m, NULL);
     sem_post(&m->ready);
     if (m->run)
         ev_run(m->loop, 0);
     sem_wait(&m->go);
     ev_async_stop(m->loop, &m->quit);
+    ev_async_stop(m->loop, &m->poke);
     ev_loop_destroy(m->loop);
     return NULL;
 }
@@ -1417,17 +1426,20 @@ static void test_the_table_moved_away_by_another_thread_leaves_that_loop_clean(v
     (void)unused;
 
     rec_init(&r, 1, loop);
-    tu_sigmask(SIG_BLOCK, SIGUSR1);   /* the mover's thread takes it */
     start_mover(&m, true, &t);
-    kill(getpid(), SIGUSR1);
-    for (int i = 0; i < 500 && atomic_load(&m.calls) == 0; i++)
+    pthread_kill(t, SIGUSR1);   /* the mover's thread takes it */
+    /* ThreadSanitizer holds a signal back until its thread passes an
+     * intercepted call, which a thread asleep in epoll_wait() does not:
+     * poke the loop (harmless elsewhere). */
+    for (int i = 0; i < 500 && atomic_load(&m.calls) == 0; i++) {
+        ev_async_send(m.loop, &m.poke);
         usleep(10000);
+    }
     assert_int_equal(atomic_load(&m.calls), 1);
 
     /* Moved here, from this thread, while that loop runs over there. */
     assert_succeeds(evsig_signal(loop, SIGUSR1, rec_cb, &r, NULL));
-    tu_sigmask(SIG_UNBLOCK, SIGUSR1);
-    kill(getpid(), SIGUSR1);
+    raise(SIGUSR1);
     assert_true(TU_RUN_UNTIL(loop, r.n == 1, 5));
     ev_async_send(m.loop, &m.quit);
     sem_post(&m.go);
@@ -1577,6 +1589,12 @@ static void child_signalfd_loop(void *arg)
 
 static void test_a_signalfd_loop_gets_sighup_with_siginfo_like_any_loop(void **unused)
 {
+#if defined(__SANITIZE_THREAD__)
+    /* Not a thread test, and ThreadSanitizer defers a signal to itself
+     * until the thread passes an intercepted call, which a process that
+     * only waits in libev may never do: run under plain, ASan, valgrind. */
+    skip();
+#endif
     (void)unused;
     tu_assert_child_exit(tu_fork(child_signalfd_loop, NULL), 0, 10);
 }
@@ -1655,6 +1673,12 @@ static void exec_with_libev_flags(void *arg)
 
 static void test_loops_made_signalfd_by_libev_flags_get_sighup_with_siginfo(void **unused)
 {
+#if defined(__SANITIZE_THREAD__)
+    /* Not a thread test, and ThreadSanitizer defers a signal to itself
+     * until the thread passes an intercepted call, which a process that
+     * only waits in libev may never do: run under plain, ASan, valgrind. */
+    skip();
+#endif
     (void)unused;
     /* An exec'd copy: this process's default loop exists already. */
     tu_assert_child_exit(tu_fork(exec_with_libev_flags, NULL), 0, 10);
