@@ -73,6 +73,7 @@
 #include <ev.h>
 #include <signal.h>
 #include <sys/types.h>
+#include <sys/wait.h>   /* WIFEXITED() and friends, for child callbacks */
 
 #ifdef __cplusplus
 extern "C" {
@@ -188,12 +189,17 @@ typedef struct evsig_action {
  *
  * SIGCHLD is cooperative, as in gevent: a SIGCHLD callback is not a kernel
  * handler. It runs once per exit of a watched child (evsig_fork_and_watch(),
- * evsig_child_watch()), after the child's own callback, with @info->pid,
- * @info->status and a CLD_* @info->code; @loop must then be libev's default
- * loop. EVSIG_DFL and EVSIG_IGN for SIGCHLD only change what
- * evsig_getsignal() reports: evsig never installs them in the kernel, so
- * child watching and evsig_waitpid() keep working (a kernel SIG_IGN would
- * make the kernel discard exit statuses).
+ * evsig_child_watch()), after the child's own callback, on the child's
+ * loop (passed as its @loop), with @info->pid, @info->status, a CLD_*
+ * @info->code and @info->uid -- the child's real uid with the PIDFD
+ * backend (from waitid()), getuid() with LIBEV (waitpid() does not say).
+ * With PIDFD it also runs, on @loop, once for each delivered SIGCHLD whose
+ * child was not watched when the signal was received (with that siginfo;
+ * the kernel may merge those), never twice for one watched exit; with
+ * LIBEV @loop must be libev's default loop. EVSIG_DFL and EVSIG_IGN for
+ * SIGCHLD only change what evsig_getsignal() reports: evsig never installs
+ * them in the kernel, so child watching and evsig_waitpid() keep working (a
+ * kernel SIG_IGN would make the kernel discard exit statuses).
  *
  * Context: any thread; with a callback, @loop's thread or while @loop does
  *          not run. EVSIG_DFL and EVSIG_IGN touch no loop (a loop the table
@@ -201,8 +207,8 @@ typedef struct evsig_action {
  *          them.
  * Return:  0 on success, -1 on failure.
  * Errors:  EINVAL: bad @signum; SIGKILL or SIGSTOP; EVSIG_NONE as
- *          @handler; NULL @loop with a callback; for SIGCHLD a callback on
- *          a loop other than the default one.
+ *          @handler; NULL @loop with a callback; LIBEV: a SIGCHLD callback
+ *          on a loop other than the default one.
  *          ENOMEM: out of memory (nothing changed).
  */
 int evsig_signal(struct ev_loop *loop, int signum, evsig_handler handler,
@@ -366,17 +372,57 @@ int evsig_ref(evsig_watcher *w);
 int evsig_unref(evsig_watcher *w);
 
 /* ------------------------------------------------------------------------
- * 3.3 Children: fork_and_watch, cooperative waitpid
+ * 3.3 Children: fork_and_watch, cooperative waitpid, on any loop
+ *
+ * Two backends, one behaviour (evsig_set_child_backend()): PIDFD, the
+ * default wherever the kernel allows pidfds, watches each child through a
+ * pidfd of its own on the loop it was watched on (any loop, in any
+ * thread), never reaps a child it does not watch, and costs the same per
+ * exit however many children live; LIBEV is libev's own reaping,
+ * waitpid(-1) on the default loop only. Where a rule differs, the function
+ * says so. Every rule holds whether or not a pidfd could be had for a
+ * child (EMFILE at the fd limit, a seccomp filter): without one the child
+ * is watched through SIGCHLD and waitid(P_PID) on its pid, never
+ * waitpid(-1); no fork fails because of it.
+ *
+ * Loops own their children: a child's callback, its SIGCHLD table call and
+ * the waits for it run on the loop it was watched on, on that loop's
+ * thread; evsig_waitpid*() and evsig_child_unwatch() of a pid watched on
+ * another loop are ECHILD.
+ *
+ * With PIDFD, from the first watched child on, evsig owns the SIGCHLD
+ * disposition while libev's default loop exists and does not feed libev's
+ * waitpid(-1) reaper: popen()/pclose(), system(), posix_spawn() +
+ * waitpid(pid) and fork() + waitpid(pid, WNOHANG) elsewhere in the program
+ * get their own children's statuses. Raw ev_child watchers on the default
+ * loop therefore stop firing (see evsig_set_child_backend() for the two
+ * ways out). libev's reaper still takes children where it is fed behind
+ * evsig's back -- on a default loop that reads signals from a signalfd
+ * (EVFLAG_SIGNALFD, or LIBEV_FLAGS), it reaps every child of the process,
+ * other code's included: not recommended with evsig. A watched child it
+ * took is still reported once, from what evsig saw of it; and since such a
+ * loop blocks SIGCHLD, evsig then makes one SIGCHLD delivery per exit of a
+ * watched child, for SIGCHLD watchers, waits and the wakeup fd.
+ *
+ * Fork and threads: evsig_fork*() may be called from any thread (the lock
+ * is held across fork(), so the child inherits a consistent state); in the
+ * child only the calling thread exists. In a child of plain fork() or
+ * vfork(), nothing of evsig may be called before exec() except as the child
+ * of evsig_fork(); a child forked while another thread is inside an evsig
+ * call inherits evsig's lock released (an atfork handler takes it around
+ * fork()).
  * ------------------------------------------------------------------------ */
 
 /**
  * typedef evsig_child_cb - called once when a watched child exits
- * @loop:   the default loop.
+ * @loop:   the loop the child was watched on.
  * @pid:    the child.
- * @status: its status in waitpid() form.
+ * @status: its status in waitpid() form (WIFEXITED() and friends; evsig.h
+ *          includes <sys/wait.h>).
  * @data:   the pointer given when the watch was set.
  *
- * Runs from ev_run() on the loop's thread, before the SIGCHLD table handler.
+ * Runs from ev_run() on that loop's thread, before the SIGCHLD table
+ * handler.
  */
 typedef void (*evsig_child_cb)(struct ev_loop *loop, pid_t pid, int status,
                                void *data);
@@ -386,39 +432,58 @@ typedef void (*evsig_child_cb)(struct ev_loop *loop, pid_t pid, int status,
 
 /**
  * evsig_fork() - fork(), made safe for a process running libev and evsig
- * @loop: libev's default loop.
+ * @loop: the loop that runs in the child (LIBEV: the default loop).
  *
- * All signals are blocked around fork(), so a signal sent to the new child
- * before it is ready is kept pending, not lost. In the child:
- * ev_loop_fork(@loop) is called, and evsig starts clean: no watched
- * children (and no loop references held for them), no kept results, no
- * pending deliveries (a signal caught before the fork but not yet
- * dispatched is dispatched in the parent only). Dispositions, table
+ * Every signal is blocked around fork(); in the child, ev_loop_fork(@loop)
+ * is called and evsig starts clean: no watched children (and no loop
+ * references held for them, so ev_run() in the child is not kept alive by
+ * the parent's children), none of the parent's pidfds open, no kept
+ * results, no pending deliveries (a signal caught before the fork but not
+ * yet dispatched is dispatched in the parent only). Dispositions, table
  * handlers and watchers are kept, as fork() keeps them. The child may fork
- * and watch children of its own at once.
+ * and watch children of its own at once, and choose a child backend anew.
  *
- * Context: the loop's thread, not from a signal handler.
+ * Before evsig_fork() returns in the child, the signal mask is the
+ * caller's again: a signal sent to the new child meanwhile runs the
+ * handlers the child inherited (and a delivery evsig_reset() then drops is
+ * lost). A worker that must not miss an early SIGTERM blocks it around the
+ * call and unblocks it after installing its own handler:
+ *
+ *     sigset_t term, old;
+ *     sigemptyset(&term);
+ *     sigaddset(&term, SIGTERM);
+ *     pthread_sigmask(SIG_BLOCK, &term, &old);
+ *     pid_t pid = evsig_fork_and_watch(loop, on_exit, NULL, 0);
+ *     if (pid == 0) {
+ *         evsig_reset();                                 // the worker's own
+ *         evsig_signal(loop, SIGTERM, on_term, NULL, NULL);
+ *     }
+ *     pthread_sigmask(SIG_SETMASK, &old, NULL);          // now it arrives
+ *
+ * Context: @loop's thread, or any thread while it does not run; not from
+ *          a signal handler.
  * Return:  in the parent the child's pid, in the child 0; -1 on failure.
- * Errors:  EINVAL: @loop is NULL or not the default loop. Those of fork():
- *          EAGAIN, ENOMEM.
+ * Errors:  EINVAL: NULL @loop; LIBEV: not the default loop. Those of
+ *          fork(): EAGAIN, ENOMEM.
  */
 pid_t evsig_fork(struct ev_loop *loop);
 
 /**
  * evsig_fork_and_watch() - fork and watch the child, as gevent's
- * @loop:  libev's default loop.
+ * @loop:  the loop to watch it on (LIBEV: the default loop).
  * @cb:    called when the child exits; may be NULL.
  * @data:  passed to @cb.
  * @flags: 0 or EVSIG_NOREF.
  *
  * evsig_fork(), and in the parent the child is watched before the call
- * returns, so its exit cannot be missed. On the exit, in this order: its
- * result (pid, status, time) is kept for evsig_waitpid(); @cb runs; the
- * SIGCHLD table handler runs, if one is set; results nobody collected for
- * EVSIG_RESULT_TTL seconds are dropped. The watch keeps ev_run() alive until
- * the child exits, unless @flags has EVSIG_NOREF.
+ * returns, so its exit cannot be missed (PIDFD: through a pidfd opened at
+ * once). On the exit, on @loop, in this order: its result (pid, status,
+ * time) is kept for evsig_waitpid(); @cb runs; the SIGCHLD table handler
+ * runs, if one is set; results nobody collected for EVSIG_RESULT_TTL
+ * seconds are dropped. The watch keeps ev_run() alive until the child
+ * exits, unless @flags has EVSIG_NOREF.
  *
- * Context: the loop's thread.
+ * Context: as evsig_fork().
  * Return:  as evsig_fork().
  * Errors:  as evsig_fork(); EINVAL also for unknown @flags. ENOMEM if the
  *          watch cannot be recorded (nothing is forked then).
@@ -428,7 +493,7 @@ pid_t evsig_fork_and_watch(struct ev_loop *loop, evsig_child_cb cb,
 
 /**
  * evsig_forkpty_and_watch() - forkpty() and watch the child
- * @loop:    libev's default loop.
+ * @loop:    as for evsig_fork_and_watch().
  * @amaster: receives the master side of the pseudo-terminal (parent only).
  * @cb:      as for evsig_fork_and_watch().
  * @data:    passed to @cb.
@@ -436,9 +501,11 @@ pid_t evsig_fork_and_watch(struct ev_loop *loop, evsig_child_cb cb,
  *
  * As evsig_fork_and_watch(), but the child runs on a new pseudo-terminal
  * whose slave is its controlling terminal and standard streams. The master
- * fd is close-on-exec.
+ * fd is close-on-exec from before the fork (openpty(), then fork(), then
+ * login_tty() in the child), so no other thread's fork+exec meanwhile
+ * inherits it.
  *
- * Context: the loop's thread.
+ * Context: as evsig_fork().
  * Return:  as evsig_fork().
  * Errors:  as evsig_fork_and_watch(); EINVAL also for NULL @amaster; those
  *          of openpty().
@@ -448,45 +515,54 @@ pid_t evsig_forkpty_and_watch(struct ev_loop *loop, int *amaster,
 
 /**
  * evsig_child_watch() - watch a child spawned elsewhere
- * @loop:  libev's default loop.
+ * @loop:  the loop to watch it on (LIBEV: the default loop).
  * @pid:   the child (> 0).
  * @cb:    called when it exits; may be NULL.
  * @data:  passed to @cb.
  * @flags: 0 or EVSIG_NOREF.
  *
- * From now on @pid's exit is handled as for evsig_fork_and_watch(). If the
- * loop already reaped @pid (libev reaps every child), its kept result is
- * reported on the next loop iteration: a late watcher is not lost, as it is
- * with a late ev_child. Watching an already watched pid replaces its
- * callback, data and flags.
+ * From now on @pid's exit is handled as for evsig_fork_and_watch(). PIDFD:
+ * a child that already exited (a zombie) is reported at the next
+ * iteration. LIBEV: if the loop already reaped @pid (libev reaps every
+ * child), its kept result is reported on the next loop iteration -- a late
+ * watcher is not lost, as it is with a late ev_child. Watching an already
+ * watched pid again on the same loop replaces its callback, data and
+ * flags.
  *
- * Context: the loop's thread.
+ * Context: @loop's thread, or any thread while it does not run.
  * Return:  0 on success, -1 on failure.
- * Errors:  EINVAL: NULL or non-default @loop, @pid <= 0, unknown @flags.
- *          ECHILD: @pid is not a child of this process and no result is
- *          kept for it. ENOMEM: out of memory.
+ * Errors:  EINVAL: NULL @loop (LIBEV: not the default loop), @pid <= 0,
+ *          unknown @flags. ECHILD: @pid is not a child of this process and
+ *          no result is kept for it, or it is watched on another loop.
+ *          ENOMEM: out of memory.
  */
 int evsig_child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
                       void *data, int flags);
 
 /**
  * evsig_child_unwatch() - stop watching a child
- * @loop: libev's default loop.
- * @pid:  a watched child.
+ * @loop: the loop it is watched on.
+ * @pid:  a child evsig has watched.
  *
- * Its callback will not run. Like any child the loop reaps, its exit still
- * leaves a result for evsig_waitpid().
+ * Its callback will not run. PIDFD: evsig closes its pidfd and will not
+ * reap it -- its exit is the program's again. LIBEV: libev reaps it anyway
+ * and its exit leaves a kept result for evsig_waitpid(). Idempotent, like
+ * evsig_unwatch(): 0 for any pid evsig has watched, also from inside its
+ * own exit callback and after its report, until the pid is watched again
+ * or evsig_reset().
  *
- * Context: the loop's thread.
+ * Context: @loop's thread (also from inside callbacks), or any thread while
+ *          it does not run.
  * Return:  0 on success, -1 on failure.
- * Errors:  EINVAL: NULL or non-default @loop, @pid <= 0.
- *          ECHILD: @pid is not watched.
+ * Errors:  EINVAL: NULL @loop (LIBEV: not the default loop), @pid <= 0.
+ *          ECHILD: evsig never watched @pid, or it is watched on another
+ *          loop.
  */
 int evsig_child_unwatch(struct ev_loop *loop, pid_t pid);
 
 /**
  * evsig_waitpid() - cooperative waitpid(), as gevent's
- * @loop:    libev's default loop.
+ * @loop:    the loop to run while waiting (LIBEV: the default loop).
  * @pid:     a child, or -1 for any.
  * @status:  if not NULL, receives the status in waitpid() form.
  * @options: 0 or WNOHANG.
@@ -494,43 +570,54 @@ int evsig_child_unwatch(struct ev_loop *loop, pid_t pid);
  * Waits by running @loop (re-entrantly), so every other watcher keeps
  * working. Each result is handed out once, whichever path collects it.
  *
- * - A watched @pid: its result if it has exited (and it is forgotten);
- *   with WNOHANG and the child still running, 0; else waits for it.
- *   WNOHANG checks for real: non-blocking loop iterations run first, so a
- *   child that has exited but whose SIGCHLD was not yet processed is
- *   reported, after its callback and the SIGCHLD handler ran.
- * - @pid == -1: the oldest uncollected result of a watched child; else with
- *   WNOHANG 0; else waits for the next watched child to exit. With no
- *   watched child at all: the oldest kept result of an unwatched child,
- *   else as waitpid(-1, @status, @options).
- * - Any other @pid: its kept result if the loop already reaped it, else
- *   waitpid(@pid, @status, @options). A child libev reaped behind the
- *   program's back is thus never reported as ECHILD.
+ * - A @pid watched on @loop: its result if it has exited (and it is
+ *   forgotten); with WNOHANG and the child still running, 0; else waits
+ *   for it. WNOHANG checks for real: what is ready is processed first, so
+ *   a child that has exited but whose exit the loop has not processed yet
+ *   (its SIGCHLD blocked, say) is reported, after its callback and the
+ *   SIGCHLD handler ran.
+ * - @pid == -1: the oldest uncollected result of a child watched on @loop;
+ *   else with WNOHANG 0 (checking for real, as above); else waits for the
+ *   next child watched on @loop to exit. Children watched on other loops
+ *   are theirs. With no child watched on @loop: the oldest kept result of
+ *   an unwatched child, else the next exit of a child that no loop
+ *   watches -- LIBEV: as waitpid(-1, @status, @options); PIDFD: waited for
+ *   cooperatively (a zombie watched on another loop and not yet reaped
+ *   there may delay the answer until that loop runs).
+ * - Any other @pid: LIBEV: its kept result if the loop already reaped it,
+ *   else waitpid(@pid, @status, @options) -- a child libev reaped behind
+ *   the program's back after evsig's first child call is never ECHILD (one
+ *   reaped before it is: evsig kept no result then). PIDFD: nobody reaps
+ *   it but this call, waiting cooperatively.
  *
  * A kept result is not a zombie: the kernel has freed the pid, which may
  * be reused. evsig_waitpid(pid) still answers with the old child's status
  * until it is collected or expires; if the pid's new owner is a child too
- * and exits first, its result replaces the uncollected one.
+ * and exits first, its result replaces the uncollected one. A watched
+ * child the program reaped itself (its own waitpid(pid)) is forgotten
+ * without a report: ECHILD.
  *
- * Context: the loop's thread; also from inside callbacks (recursion).
+ * Context: @loop's thread; also from inside callbacks (recursion).
  * Return:  the pid, 0 (WNOHANG, nothing yet) or -1.
- * Errors:  EINVAL: NULL or non-default @loop, @pid 0 or < -1, @options
- *          other than 0/WNOHANG. ECHILD: no such child (or none at all for
- *          -1). EINTR: evsig_reset() was called while waiting.
+ * Errors:  EINVAL: NULL @loop (LIBEV: not the default loop), @pid 0 or
+ *          < -1, @options other than 0/WNOHANG. ECHILD: no such child (or
+ *          none at all for -1), or watched on another loop. ENOMEM: out of
+ *          memory (PIDFD, waiting for an unwatched child). EINTR:
+ *          evsig_reset() was called while waiting.
  */
 pid_t evsig_waitpid(struct ev_loop *loop, pid_t pid, int *status, int options);
 
 /**
  * evsig_waitpid_timeout() - evsig_waitpid() with a deadline
- * @loop:    libev's default loop.
+ * @loop:    as for evsig_waitpid().
  * @pid:     as for evsig_waitpid().
  * @status:  if not NULL, receives the status.
  * @timeout: seconds (>= 0) to wait.
  *
  * As evsig_waitpid() without options, giving up after @timeout seconds; the
  * child stays watched. An unwatched @pid is waited for cooperatively too
- * (kept results and waitid(WNOHANG|WNOWAIT) polls), never in a blocking
- * waitpid().
+ * (kept results, and a look with waitid(WNOHANG|WNOWAIT) at each SIGCHLD),
+ * never in a blocking waitpid().
  *
  * Context: as evsig_waitpid().
  * Return:  the pid, or -1.
@@ -543,20 +630,73 @@ pid_t evsig_waitpid_timeout(struct ev_loop *loop, pid_t pid, int *status,
 
 /**
  * evsig_kill() - kill(), safe against recycled pids
- * @loop: libev's default loop.
+ * @loop: a loop (LIBEV: the default loop); a child watched on any loop may
+ *        be signalled.
  * @pid:  as for kill().
  * @sig:  as for kill(); 0 probes.
  *
- * For a child evsig knows has already been reaped (its result is kept, or
- * it is watched and gone), fails with ESRCH instead of signalling whatever
- * process now has that pid.
+ * A watched child is signalled through its pidfd (PIDFD): never the
+ * process that reused its pid, even if somebody else reaped it. For a
+ * child evsig knows has already been reaped (its result is kept), fails
+ * with ESRCH instead of signalling whatever process now has that pid.
  *
- * Context: the loop's thread.
+ * Context: any thread.
  * Return:  0 on success, -1 on failure.
- * Errors:  EINVAL: NULL or non-default @loop, bad @sig. ESRCH: see above.
- *          Those of kill().
+ * Errors:  EINVAL: NULL @loop (LIBEV: not the default loop), bad @sig.
+ *          ESRCH: see above. Those of kill().
  */
 int evsig_kill(struct ev_loop *loop, pid_t pid, int sig);
+
+/* How children are reaped (process-wide). */
+#define EVSIG_CHILD_AUTO   0   /* PIDFD where the kernel allows it, else LIBEV */
+#define EVSIG_CHILD_PIDFD  1   /* one pidfd per watched child, any loop */
+#define EVSIG_CHILD_LIBEV  2   /* libev's ev_child: waitpid(-1), default loop */
+
+/**
+ * evsig_set_child_backend() - choose how children are watched
+ * @backend: EVSIG_CHILD_AUTO, EVSIG_CHILD_PIDFD or EVSIG_CHILD_LIBEV.
+ *
+ * EVSIG_CHILD_PIDFD (the default wherever pidfd_open() works: Linux >= 5.3
+ * without a seccomp filter refusing it) watches each child through a pidfd
+ * of its own, read through an epoll set evsig keeps per loop, and reaps it
+ * with waitid(P_PIDFD): child functions work on any loop, in any thread,
+ * the cost of one exit does not grow with the number of live children, and
+ * evsig never reaps a child it does not watch. EVSIG_CHILD_LIBEV is libev's
+ * own reaping (one ev_child for every child on the default loop, fed by
+ * waitpid(-1)): for programs that also run raw ev_child watchers. AUTO
+ * picks PIDFD if the kernel allows pidfds, else LIBEV, probing once; the
+ * environment variable EVSIG_CHILD_BACKEND=pidfd or =libev overrides what
+ * AUTO picks (to run a program, or a test suite, under either backend).
+ *
+ * Raw ev_child watchers on libev's default loop stop firing under the
+ * PIDFD backend: from its first child call, evsig owns the SIGCHLD
+ * disposition while the default loop exists and no longer feeds libev's
+ * waitpid(-1) reaper (which would reap every child of the process, other
+ * code's included). Two ways out: choose EVSIG_CHILD_LIBEV, or move those
+ * watchers to evsig_child_watch().
+ *
+ * Call it before evsig watches its first child (or a SIGCHLD callback is
+ * set: what the callback gets depends on the backend); it is free again
+ * after evsig_reset(), and in the child of evsig_fork().
+ *
+ * Context: any thread.
+ * Return:  0 on success (also when @backend is already the one in use),
+ *          -1 on failure.
+ * Errors:  EINVAL: an unknown @backend. ENOSYS: EVSIG_CHILD_PIDFD where the
+ *          kernel refuses pidfds. EBUSY: another backend is in use:
+ *          children are watched, results kept or a SIGCHLD callback set.
+ */
+int evsig_set_child_backend(int backend);
+
+/**
+ * evsig_child_backend() - the child backend in use
+ *
+ * Resolves EVSIG_CHILD_AUTO (probing the kernel once) if nothing chose yet.
+ *
+ * Context: any thread.
+ * Return:  EVSIG_CHILD_PIDFD or EVSIG_CHILD_LIBEV.
+ */
+int evsig_child_backend(void);
 
 /**
  * evsig_child_set_result_ttl() - how long uncollected results are kept
@@ -570,7 +710,7 @@ int evsig_kill(struct ev_loop *loop, pid_t pid, int sig);
  * watched late is kept until its callback ran. evsig_reset() puts back the
  * default.
  *
- * Context: the loop's thread.
+ * Context: any thread.
  * Return:  0 on success, -1 on failure.
  * Errors:  EINVAL: negative, infinite or NaN @seconds.
  */

@@ -79,6 +79,7 @@ struct catch_sig {
 static struct catch_state {
     struct catch_sig                sig[NSIG];
     struct evsig__wakeset *_Atomic  wakes;
+    struct evsig__pidset *_Atomic   watched;    /* pids of watched children */
     _Atomic int                     wakeup_fd;
     _Atomic bool                    wakeup_sock;
     _Atomic bool                    wakeup_warn;   /* note a full pipe */
@@ -146,6 +147,24 @@ static void record(int signum, const siginfo_t *si, evsig_info *info)
     info->merged = 1;
 }
 
+/* Whether @pid was a watched child when this SIGCHLD was received. */
+static bool watched_pid(pid_t pid)
+{
+    struct evsig__pidset *set = atomic_load(&catch.watched);
+
+    if (!set || pid <= 0)
+        return false;
+    for (unsigned i = ((uint32_t)pid * 2654435761u) & (set->cap - 1);;
+         i = (i + 1) & (set->cap - 1)) {
+        int32_t v = atomic_load_explicit(&set->slot[i], memory_order_relaxed);
+
+        if (v == pid)
+            return true;
+        if (v == 0)
+            return false;
+    }
+}
+
 /* Whether a oneshot claim is waiting for a delivery of generation @gen. */
 static bool claimable(const struct evsig__claim *cl, uint32_t gen)
 {
@@ -191,7 +210,7 @@ static bool take_claims(struct evsig__claimset *set, uint32_t gen,
 
 /* Write position @pos; @info NULL writes a hole readers skip. */
 static void ring_put(struct evsig__ring *ring, uint64_t pos, unsigned fgen,
-                     const evsig_info *info, uint32_t owner_gen)
+                     const evsig_info *info, uint32_t owner_gen, bool watched)
 {
     struct evsig__slot *slot = &ring->slot[pos & RING_MASK];
     uint64_t busy = EVSIG__SEQ(pos, fgen, 1);
@@ -220,6 +239,7 @@ static void ring_put(struct evsig__ring *ring, uint64_t pos, unsigned fgen,
         memcpy(&value, &info->value, sizeof(info->value));
         atomic_store_explicit(&slot->w[EVSIG__W_SIG],
                               (uint32_t)info->signo |
+                              (watched ? EVSIG__W_SIG_WATCHED : 0) |
                               (uint64_t)(uint32_t)info->code << 32,
                               memory_order_relaxed);
         atomic_store_explicit(&slot->w[EVSIG__W_PID],
@@ -345,14 +365,45 @@ static void meet_fallback(int signum, siginfo_t *si, void *uctx)
 
 /* --- the handler --------------------------------------------------------- */
 
+/*
+ * Write @info into its signal's ring if it has an owner -- a standing one,
+ * or an armed oneshot claim it takes -- and wake the loops that read it.
+ * @watched: a SIGCHLD of a child watched now. Returns whether it had an
+ * owner. The caller counts itself in evsig__proc.inflight around it.
+ */
+static bool push(const evsig_info *info, bool watched)
+{
+    struct catch_sig *c = &catch.sig[info->signo];
+    /* seq_cst: ordered after the caller's increment of inflight, as
+     * evsig__core_idle() expects. */
+    uint64_t word = atomic_load(&c->word);
+    struct evsig__ring *ring = atomic_load(&c->ring);
+    uint32_t gen = (uint32_t)(word >> 32);
+    bool owned = (uint32_t)word != 0;
+    struct evsig__claimset *claims;
+
+    if (!ring)
+        return owned;
+    claims = atomic_load(&c->claims);
+    if (owned || any_claimable(claims, gen)) {
+        uint64_t pos = atomic_fetch_add_explicit(&ring->head, 1,
+                                                 memory_order_relaxed);
+        unsigned fgen = evsig__forkgen();
+
+        if (take_claims(claims, gen, pos, fgen, info))
+            owned = true;
+        /* Lost the race for the last oneshot: leave a hole. */
+        ring_put(ring, pos, fgen, owned ? info : NULL, gen, watched);
+        if (owned)
+            wake(info->signo);
+    }
+    return owned;
+}
+
 static void on_signal(int signum, siginfo_t *si, void *uctx)
 {
     int saved_errno = errno;
-    struct catch_sig *c = &catch.sig[signum];
-    struct evsig__ring *ring;
     evsig_info info;
-    uint64_t word;
-    uint32_t gen;
     bool owned;
 
     if (sync_fault(signum, si)) {
@@ -365,30 +416,10 @@ static void on_signal(int signum, siginfo_t *si, void *uctx)
         return;
     }
 
-    /* seq_cst: ordered before the loads of published pointers below, as
-     * evsig__core_idle() expects. */
     atomic_fetch_add(&evsig__proc.inflight, 1);
-    word = atomic_load(&c->word);
-    gen = (uint32_t)(word >> 32);
-    owned = (uint32_t)word != 0;
-    ring = atomic_load(&c->ring);
-    if (ring) {
-        struct evsig__claimset *claims = atomic_load(&c->claims);
-
-        if (owned || any_claimable(claims, gen)) {
-            uint64_t pos = atomic_fetch_add_explicit(&ring->head, 1,
-                                                     memory_order_relaxed);
-            unsigned fgen = evsig__forkgen();
-
-            record(signum, si, &info);
-            if (take_claims(claims, gen, pos, fgen, &info))
-                owned = true;
-            /* Lost the race for the last oneshot: leave a hole. */
-            ring_put(ring, pos, fgen, owned ? &info : NULL, gen);
-            if (owned)
-                wake(signum);
-        }
-    }
+    record(signum, si, &info);
+    owned = push(&info, signum == SIGCHLD && si->si_code > 0 &&
+                        watched_pid(si->si_pid));
     atomic_fetch_sub(&evsig__proc.inflight, 1);
 
     wakeup_notify(signum);
@@ -398,6 +429,20 @@ static void on_signal(int signum, siginfo_t *si, void *uctx)
     if (!owned)
         meet_fallback(signum, si, uctx);
     errno = saved_errno;
+}
+
+/*
+ * A delivery evsig makes itself: on a signalfd default loop libev blocks
+ * SIGCHLD and reads it, so no C handler sees the kernel's; child.c then
+ * makes one per exit of a watched child. As on_signal() would, outside
+ * signal context (lock held, any thread); with no owner, nothing.
+ */
+void evsig__catch_inject(const evsig_info *info)
+{
+    atomic_fetch_add(&evsig__proc.inflight, 1);
+    push(info, info->signo == SIGCHLD);
+    atomic_fetch_sub(&evsig__proc.inflight, 1);
+    wakeup_notify(info->signo);
 }
 
 /* --- setters (lock held, any thread) -------------------------------------- */
@@ -474,6 +519,11 @@ struct evsig__claimset *evsig__catch_set_claims(int signum,
                                                 struct evsig__claimset *set)
 {
     return atomic_exchange(&catch.sig[signum].claims, set);
+}
+
+struct evsig__pidset *evsig__catch_set_watched(struct evsig__pidset *set)
+{
+    return atomic_exchange(&catch.watched, set);
 }
 
 void evsig__catch_set_wakeup_fd(int fd, bool is_socket, bool warn_on_full)

@@ -1,96 +1,458 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * child.c - watched children, kept results, fork and cooperative waitpid.
+ * child.c - watched children, kept results, fork and cooperative waitpid,
+ * on top of two interchangeable reapers.
  *
- * libev reaps children only on its default loop: its SIGCHLD watcher calls
- * waitpid(-1) and feeds the ev_child watchers of the reaped pid's bucket
- * (and of pid 0). evsig starts exactly one ev_child, for pid 0, and looks
- * each reaped pid up in its own hash table: one ev_child per child would
- * make libev scan a 16-bucket list on every exit, so the cost per exit
- * would grow with the number of watched children. That mechanism sits
- * behind the reaper_*() seam below, so a per-pid (pidfd) backend can
- * replace it without touching the rest.
+ * What a watch means is decided here: a watched child holds a loop
+ * reference (unless EVSIG_NOREF) until it exits; its exit is reported
+ * once, on its loop, to its callback and then to the SIGCHLD table
+ * callback; its result is kept for evsig_waitpid() until collected or
+ * older than the TTL. How the exit is learnt is the reaper's (the ops table
+ * in struct evsig__reaper): reaper-pidfd.c (a pidfd per child, any loop,
+ * never reaps a child it does not watch) or reaper-waitpid.c (libev's
+ * waitpid(-1) on the default loop, which reaps every child, so unwatched
+ * results are kept too). The reapers call back through hooks (reaped,
+ * vanished), so neither calls this file.
  *
- * Every reaped child, watched or not, leaves a result (pid, status, time)
- * for evsig_waitpid(): a child libev reaped behind the program's back is
- * never reported as ECHILD. Results nobody collects are dropped after a
- * TTL (EVSIG_RESULT_TTL by default), oldest first, so memory stays bounded.
- * The table itself (hash, slab, result lists, fork generation) is
- * pidtab.c's; this file gives the entries their meaning: a watch holds a
- * loop reference (unless EVSIG_NOREF) until its child exits, a watched
- * child's exit is reported once, to its callback and then to the SIGCHLD
- * table handler.
+ * Records: the pid table (pidtab.c) holds the entries; each loop with
+ * children has a struct cloop holding its references, its children's
+ * results in exit order (evsig_waitpid(-1) on a loop takes its own), and an
+ * ev_async ("kick") through which a report is made on the loop's own
+ * thread when it was learnt elsewhere (a late watch, or libev's witness on
+ * the default loop). A cloop whose children all exited keeps only memory:
+ * its ev_async is stopped, so that the loop may be destroyed.
  *
- * Context: the default loop's thread; reaped() runs from ev_run().
+ * With the PIDFD backend evsig owns SIGCHLD from its first watched child:
+ * its C handler stays installed (wakeup byte, SIGCHLD watchers) and libev's
+ * reaper is no longer fed, so popen(), system() and friends get their own
+ * children. libev's reaper still runs where it is fed behind evsig's back
+ * (a signalfd default loop); its ev_child for pid 0 is then the witness of
+ * what it took, so a watched child it reaped is still reported once.
+ *
+ * Context: lock held in everything but the public entry points, which take
+ * it; user callbacks run unlocked on the child's loop's thread.
  */
+#define _GNU_SOURCE
+#include <assert.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pty.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <utmp.h>
 
 #include "evsig-private.h"
 
-static struct child_state {
-    struct ev_loop *loop;        /* the default loop, once met */
-    evsig_handler   sigchld_cb;  /* the table's SIGCHLD callback, or NULL */
-    void           *sigchld_data;
-    ev_child      reaper;        /* pid 0: every child libev reaps */
-    ev_timer      late_timer;    /* reports of results watched late */
-    uint32_t      running_watched;   /* watched children not yet exited */
-    unsigned      refs;          /* ev_ref()s held for watched children */
-    bool          claimed;       /* holds a claim on SIGCHLD */
-    double        ttl;
-    bool          ttl_set;
-} child;
+/* A loop with children. */
+struct cloop {
+    struct ev_loop     *loop;
+    struct evsig__rlist results;   /* its watched children's, exit order */
+    unsigned            refs;      /* ev_ref()s held on @loop */
+    unsigned            running;   /* watched children not yet exited */
+    unsigned            pending;   /* results whose report is pending */
+    ev_async            kick;      /* make pending reports on @loop */
+    bool                kicking;   /* @kick started */
+    struct cloop       *next;
+};
 
-static void reaped(struct ev_loop *loop, pid_t pid, int status);
+/* Pids evsig has watched since the last reset, for evsig_child_unwatch()'s
+ * idempotence: a bit per pid, in 4 KB chunks made as needed. */
+#define KNOWN_BITS  32768
+#define KNOWN_CHUNKS 128   /* pids below 2^22, Linux's PID_MAX_LIMIT */
+
+static struct child_state {
+    const struct evsig__reaper *ops;   /* once chosen; NULL: not yet */
+    struct cloop  *loops;
+    struct evsig__rlist unwatched;     /* results of children nobody watched */
+    struct evsig__pidset *watched;     /* published to the C handler */
+    uint64_t      *known[KNOWN_CHUNKS];
+    evsig_handler  sigchld_cb;         /* the table's, or NULL */
+    void          *sigchld_data;
+    double         ttl;
+    bool           ttl_set;
+    bool           claimed;            /* holds a claim on SIGCHLD */
+    bool           witness;            /* PIDFD: libev's reaper watched */
+    bool           forked;             /* a child of evsig_fork(): the backend
+                                          is free until the next watch */
+    bool           force_fallback;
+} child = {
+    .unwatched = EVSIG__RLIST_INIT,
+};
+
+static void fresh(void);
+static bool hook_reaped(struct ev_loop *loop, pid_t pid, int status,
+                        const siginfo_t *si);
+static bool hook_vanished(struct ev_loop *loop, pid_t pid);
+static bool hook_witnessed(struct ev_loop *loop, pid_t pid, int status,
+                           const siginfo_t *si);
+
+static const struct evsig__reaper_hooks reaper_hooks = {
+    .reaped = hook_reaped,
+    .vanished = hook_vanished,
+};
+
+static const struct evsig__reaper_hooks witness_hooks = {
+    .reaped = hook_witnessed,
+    .vanished = hook_vanished,
+};
+
+/* --- the backend ------------------------------------------------------------ */
+
+static int env_backend(void)
+{
+    const char *s = secure_getenv("EVSIG_CHILD_BACKEND");
+
+    if (s && strcmp(s, "libev") == 0)
+        return EVSIG_CHILD_LIBEV;
+    if (s && strcmp(s, "pidfd") == 0)
+        return EVSIG_CHILD_PIDFD;
+    return EVSIG_CHILD_AUTO;
+}
+
+static void choose(int backend)
+{
+    if (backend == EVSIG_CHILD_AUTO)
+        backend = env_backend();
+    if (backend == EVSIG_CHILD_AUTO)
+        backend = evsig__reaper_pidfd_available() ? EVSIG_CHILD_PIDFD
+                                                  : EVSIG_CHILD_LIBEV;
+    if (backend == EVSIG_CHILD_PIDFD) {
+        child.ops = &evsig__reaper_pidfd;
+        evsig__reaper_pidfd_init(&reaper_hooks);
+        evsig__reaper_pidfd_force_fallback(child.force_fallback);
+        evsig__reaper_libev_init(&witness_hooks);
+    } else {
+        child.ops = &evsig__reaper_libev;
+        evsig__reaper_libev_init(&reaper_hooks);
+    }
+}
+
+int evsig__child_resolve(void)
+{
+    if (!child.ops)
+        choose(EVSIG_CHILD_AUTO);
+    return child.ops->backend;
+}
+
+/* The choice is fixed while anything depends on it. */
+static bool backend_in_use(void)
+{
+    if (child.forked)
+        return false;
+    fresh();
+    return child.loops || child.claimed || child.sigchld_cb ||
+           evsig__pidtab_oldest(&child.unwatched);
+}
+
+static void own_sigchld(bool pidfd);
+
+EVSIG_PUBLIC int evsig_set_child_backend(int backend)
+{
+    sigset_t saved;
+    int r = 0;
+
+    if (backend != EVSIG_CHILD_AUTO && backend != EVSIG_CHILD_PIDFD &&
+        backend != EVSIG_CHILD_LIBEV)
+        return evsig__fail(-EINVAL);
+    evsig__lock(&saved);
+    if (backend == EVSIG_CHILD_PIDFD && !evsig__reaper_pidfd_available()) {
+        r = -ENOSYS;
+    } else if (child.ops && backend_in_use()) {
+        if (backend != EVSIG_CHILD_AUTO && backend != child.ops->backend)
+            r = -EBUSY;
+    } else {
+        choose(backend);
+        if (child.claimed)   /* in a forked child: SIGCHLD follows */
+            own_sigchld(child.ops == &evsig__reaper_pidfd);
+    }
+    evsig__unlock(&saved);
+    return r < 0 ? evsig__fail(r) : 0;
+}
+
+EVSIG_PUBLIC int evsig_child_backend(void)
+{
+    sigset_t saved;
+    int r;
+
+    evsig__lock(&saved);
+    r = evsig__child_resolve();
+    evsig__unlock(&saved);
+    return r;
+}
+
+void evsig__child_force_fallback(bool on)
+{
+    child.force_fallback = on;
+    evsig__reaper_pidfd_force_fallback(on);
+}
+
+/* --- the pids the C handler knows as watched ---------------------------------- */
+
+static unsigned pidset_home(const struct evsig__pidset *set, pid_t pid)
+{
+    return ((uint32_t)pid * 2654435761u) & (set->cap - 1);
+}
+
+/* Room for one more pid (with removed marks counted). 0 or -ENOMEM. */
+static int pidset_reserve(void)
+{
+    struct evsig__pidset *set = child.watched, *old;
+    unsigned cap = set ? set->cap : 0, live = 0;
+
+    if (set && (set->used + 1) * 2 <= set->cap)
+        return 0;
+    if (set)
+        for (unsigned i = 0; i < set->cap; i++)
+            live += atomic_load_explicit(&set->slot[i], memory_order_relaxed) > 0;
+    while (cap < 16 || (live + 1) * 2 > cap / 2)
+        cap = cap ? cap * 2 : 16;
+    old = set;
+    set = calloc(1, sizeof(*set) + cap * sizeof(set->slot[0]));
+    if (!set)
+        return -ENOMEM;
+    set->cap = cap;
+    for (unsigned i = 0; old && i < old->cap; i++) {
+        int32_t pid = atomic_load_explicit(&old->slot[i], memory_order_relaxed);
+        unsigned j;
+
+        if (pid <= 0)
+            continue;
+        for (j = pidset_home(set, pid);
+             atomic_load_explicit(&set->slot[j], memory_order_relaxed);
+             j = (j + 1) & (cap - 1))
+            ;
+        atomic_store_explicit(&set->slot[j], pid, memory_order_relaxed);
+        set->used++;
+    }
+    child.watched = set;
+    evsig__catch_set_watched(set);
+    evsig__core_quiesce();
+    free(old);
+    return 0;
+}
+
+static void pidset_add(pid_t pid)
+{
+    struct evsig__pidset *set = child.watched;   /* reserved */
+    unsigned i;
+
+    for (i = pidset_home(set, pid);; i = (i + 1) & (set->cap - 1)) {
+        int32_t v = atomic_load_explicit(&set->slot[i], memory_order_relaxed);
+
+        if (v == pid)
+            return;
+        if (v == 0)
+            break;
+    }
+    atomic_store_explicit(&set->slot[i], pid, memory_order_release);
+    set->used++;
+}
+
+static void pidset_del(pid_t pid)
+{
+    struct evsig__pidset *set = child.watched;
+
+    if (!set)
+        return;
+    for (unsigned i = pidset_home(set, pid);; i = (i + 1) & (set->cap - 1)) {
+        int32_t v = atomic_load_explicit(&set->slot[i], memory_order_relaxed);
+
+        if (v == 0)
+            return;
+        if (v == pid) {
+            /* A removed mark, not 0: later pids of the chain stay found. */
+            atomic_store_explicit(&set->slot[i], -1, memory_order_release);
+            return;
+        }
+    }
+}
+
+/* --- pids ever watched ------------------------------------------------------ */
+
+static int known_reserve(pid_t pid)
+{
+    unsigned c = (unsigned)pid / KNOWN_BITS;
+
+    if (c >= KNOWN_CHUNKS || child.known[c])
+        return 0;
+    child.known[c] = calloc(KNOWN_BITS / 64, sizeof(uint64_t));
+    return child.known[c] ? 0 : -ENOMEM;
+}
+
+static void known_mark(pid_t pid)
+{
+    unsigned c = (unsigned)pid / KNOWN_BITS, b = (unsigned)pid % KNOWN_BITS;
+
+    if (c < KNOWN_CHUNKS && child.known[c])
+        child.known[c][b / 64] |= UINT64_C(1) << (b % 64);
+}
+
+static bool known(pid_t pid)
+{
+    unsigned c = (unsigned)pid / KNOWN_BITS, b = (unsigned)pid % KNOWN_BITS;
+
+    return c < KNOWN_CHUNKS && child.known[c] &&
+           (child.known[c][b / 64] >> (b % 64) & 1);
+}
+
+/* --- loop records ------------------------------------------------------------ */
+
+static void kick_cb(struct ev_loop *loop, ev_async *w, int revents);
+
+static struct cloop *cloop_find(struct ev_loop *loop)
+{
+    for (struct cloop *cl = child.loops; cl; cl = cl->next)
+        if (cl->loop == loop)
+            return cl;
+    return NULL;
+}
+
+/* The record of a loop that has children: one exists while it does
+ * (prepare_watch() made it). */
+__attribute__((returns_nonnull))
+static struct cloop *cloop_of(struct ev_loop *loop)
+{
+    struct cloop *cl = cloop_find(loop);
+
+    assert(cl);
+    return cl;
+}
+
+static int cloop_get(struct ev_loop *loop, struct cloop **out)
+{
+    struct cloop *cl = cloop_find(loop);
+
+    if (!cl) {
+        cl = calloc(1, sizeof(*cl));
+        if (!cl)
+            return -ENOMEM;
+        cl->loop = loop;
+        cl->results = (struct evsig__rlist)EVSIG__RLIST_INIT;
+        ev_async_init(&cl->kick, kick_cb);
+        cl->kick.data = cl;
+        cl->next = child.loops;
+        child.loops = cl;
+    }
+    *out = cl;
+    return 0;
+}
+
+/* The kick runs while there is something to report on the loop's thread:
+ * running children (a witness may report one) or pending reports. With
+ * neither, nothing of evsig's stays on the loop. Loop thread. */
+static void cloop_update(struct cloop *cl)
+{
+    bool want = cl->running || cl->pending;
+
+    if (want && !cl->kicking) {
+        ev_async_start(cl->loop, &cl->kick);
+        ev_unref(cl->loop);
+        cl->kicking = true;
+    } else if (!want && cl->kicking) {
+        ev_ref(cl->loop);
+        ev_async_stop(cl->loop, &cl->kick);
+        cl->kicking = false;
+    }
+}
+
+/* A cloop holding nothing at all is freed. */
+static void cloop_maybe_free(struct cloop *cl)
+{
+    if (cl->running || cl->pending || cl->refs || cl->kicking ||
+        evsig__pidtab_oldest(&cl->results))
+        return;
+    for (struct cloop **p = &child.loops; *p; p = &(*p)->next) {
+        if (*p == cl) {
+            *p = cl->next;
+            break;
+        }
+    }
+    free(cl);
+}
 
 /* --- entries: what a watch holds ----------------------------------------- */
 
-/* Drop whatever a fork copied from the parent: its children are not ours.
- * The loop references held for them go too, so they do not keep ev_run()
- * alive in the child. */
+/*
+ * After a fork, whatever was inherited belongs to the parent: its children
+ * are not ours. Dropped at the first use (the fork path is measured in page
+ * faults: a child that never looks never copies these pages). The loop
+ * references held for them go too, so they do not keep ev_run() alive.
+ */
 static void fresh(void)
 {
     if (!evsig__pidtab_fresh())
         return;
-    if (child.loop)
-        for (; child.refs; child.refs--)
-            ev_unref(child.loop);
-    child.running_watched = 0;
+    for (struct cloop *cl = child.loops; cl; cl = cl->next) {
+        for (; cl->refs; cl->refs--)
+            ev_unref(cl->loop);
+        cl->running = cl->pending = 0;
+        cl->results = (struct evsig__rlist)EVSIG__RLIST_INIT;
+    }
+    child.unwatched = (struct evsig__rlist)EVSIG__RLIST_INIT;
+    if (child.watched) {
+        for (unsigned i = 0; i < child.watched->cap; i++)
+            atomic_store(&child.watched->slot[i], 0);
+        child.watched->used = 0;
+    }
+    for (unsigned c = 0; c < KNOWN_CHUNKS; c++)
+        if (child.known[c])
+            memset(child.known[c], 0, KNOWN_BITS / 8);
 }
 
-static void release_ref(struct evsig__child *e)
+static void release_ref(struct evsig__child *e, struct cloop *cl)
 {
-    if (!e->exited && e->watched && !(e->flags & EVSIG_NOREF)) {
-        ev_unref(child.loop);
-        child.refs--;
+    if (!e->exited && e->watched && !(e->flags & EVSIG_NOREF) && cl->refs) {
+        ev_unref(cl->loop);
+        cl->refs--;
     }
 }
 
-static void take_ref(struct evsig__child *e)
+static void take_ref(struct evsig__child *e, struct cloop *cl)
 {
     if (!e->exited && e->watched && !(e->flags & EVSIG_NOREF)) {
-        ev_ref(child.loop);
-        child.refs++;
+        ev_ref(cl->loop);
+        cl->refs++;
     }
 }
 
 static void forget(struct evsig__child *e)
 {
-    if (!e->exited && e->watched)
-        child.running_watched--;
-    release_ref(e);
+    struct cloop *cl = e->watched ? cloop_find(e->loop) : NULL;
+
+    if (cl && !e->exited) {
+        release_ref(e, cl);
+        cl->running--;
+        child.ops->drop(e);
+        pidset_del(e->pid);
+    }
+    if (cl && e->late)
+        cl->pending--;
     evsig__pidtab_remove(e);
+    if (cl) {
+        cloop_update(cl);
+        cloop_maybe_free(cl);
+    }
+}
+
+static double ttl(void)
+{
+    return child.ttl_set ? child.ttl : EVSIG_RESULT_TTL;
 }
 
 static void prune(ev_tstamp now)
 {
-    evsig__pidtab_prune(now, child.ttl_set ? child.ttl : EVSIG_RESULT_TTL);
+    evsig__pidtab_prune(&child.unwatched, now, ttl());
+    for (struct cloop *cl = child.loops; cl;) {
+        struct cloop *next = cl->next;
+
+        evsig__pidtab_prune(&cl->results, now, ttl());
+        cloop_maybe_free(cl);
+        cl = next;
+    }
 }
 
 /* Hand a result out: it is given once, then forgotten. */
@@ -104,36 +466,11 @@ static pid_t collect(struct evsig__child *e, int *status)
     return pid;
 }
 
-/* --- the reaper seam ----------------------------------------------------- */
-
-static void reaper_cb(struct ev_loop *loop, ev_child *w, int revents)
-{
-    (void)revents;
-    evsig__lock_loop();
-    reaped(loop, w->rpid, w->rstatus);
-    evsig__unlock_loop();
-    evsig__dispatch_report();
-}
-
-/* Start reaping on @loop (the default loop). */
-static void reaper_start(struct ev_loop *loop)
-{
-    ev_child_init(&child.reaper, reaper_cb, 0, 0);
-    ev_child_start(loop, &child.reaper);
-    ev_unref(loop);   /* reaping is not work: watched children are */
-}
-
-static void reaper_stop(struct ev_loop *loop)
-{
-    ev_ref(loop);
-    ev_child_stop(loop, &child.reaper);
-}
-
-/* --- reporting ----------------------------------------------------------- */
+/* --- reporting ------------------------------------------------------------- */
 
 /* Report @e's exit: its callback, then the SIGCHLD table callback, both
- * unlocked. Returns false if evsig_reset() ran meanwhile (then nothing
- * held may be touched); @e is not valid after the call either way. */
+ * unlocked, on its loop. Returns false if evsig_reset() ran meanwhile
+ * (then nothing held may be touched); @e is not valid after the call. */
 static bool report(struct ev_loop *loop, struct evsig__child *e)
 {
     unsigned epoch = evsig__core_epoch();
@@ -143,7 +480,15 @@ static bool report(struct ev_loop *loop, struct evsig__child *e)
     void *data = e->data;
     evsig_info info;
 
-    e->late = false;
+    memset(&info, 0, sizeof(info));
+    info.signo = SIGCHLD;
+    info.code = WIFEXITED(status) ? CLD_EXITED :
+                WCOREDUMP(status) ? CLD_DUMPED : CLD_KILLED;
+    info.pid = pid;
+    info.uid = e->uid;
+    info.status = status;
+    info.merged = 1;
+
     evsig__unlock_loop();
     if (cb)
         cb(loop, pid, status, data);
@@ -153,14 +498,6 @@ static bool report(struct ev_loop *loop, struct evsig__child *e)
     if (!child.sigchld_cb)
         return true;
 
-    memset(&info, 0, sizeof(info));
-    info.signo = SIGCHLD;
-    info.code = WIFEXITED(status) ? CLD_EXITED :
-                WCOREDUMP(status) ? CLD_DUMPED : CLD_KILLED;
-    info.pid = pid;
-    info.uid = getuid();   /* waitpid() does not say; children inherit ours */
-    info.status = status;
-    info.merged = 1;
     evsig_handler scb = child.sigchld_cb;
     void *sdata = child.sigchld_data;
 
@@ -171,16 +508,56 @@ static bool report(struct ev_loop *loop, struct evsig__child *e)
     return evsig__core_epoch() == epoch;
 }
 
-void evsig__child_set_sigchld_cb(evsig_handler cb, void *data)
+/* On a signalfd default loop libev blocks SIGCHLD and reads it itself, so
+ * SIGCHLD watchers, waits and the wakeup fd would never see one: make one
+ * per exit of a watched child, from its wait status. */
+static void sigchld_for(const struct evsig__child *e)
 {
-    child.sigchld_cb = cb;
-    child.sigchld_data = cb ? data : NULL;
+    evsig_info info;
+
+    memset(&info, 0, sizeof(info));
+    info.signo = SIGCHLD;
+    info.code = WIFEXITED(e->status) ? CLD_EXITED :
+                WCOREDUMP(e->status) ? CLD_DUMPED : CLD_KILLED;
+    info.pid = e->pid;
+    info.uid = e->uid;
+    info.status = e->status;
+    info.merged = 1;
+    evsig__catch_inject(&info);
 }
 
-/* libev reaped @pid: keep its result, run its callback, then the SIGCHLD
- * table handler, then drop stale results (gevent's _on_child order).
- * Lock held (released around the callbacks). */
-static void reaped(struct ev_loop *loop, pid_t pid, int status)
+/* @e exited with @status (the child's @uid): keep the result, then report
+ * (gevent's _on_child order: result, callback, SIGCHLD handler). Runs on
+ * @e's loop. False if evsig_reset() ran in a callback. */
+static bool finish(struct ev_loop *loop, struct evsig__child *e, int status,
+                   uid_t uid)
+{
+    struct cloop *cl = cloop_of(e->loop);
+    ev_tstamp now = ev_now(loop);
+
+    release_ref(e, cl);
+    cl->running--;
+    if (e->late)
+        cl->pending--;
+    pidset_del(e->pid);
+    e->exited = true;
+    e->vanished = false;
+    e->late = false;
+    e->status = status;
+    e->uid = uid;
+    e->finished = now;
+    evsig__pidtab_result_put(e, &cl->results);
+    cloop_update(cl);
+    if (evsig__core_signalfd_default_loop())
+        sigchld_for(e);
+    if (!report(loop, e))
+        return false;
+    prune(now);
+    return true;
+}
+
+static bool hook_reaped(struct ev_loop *loop, pid_t pid, int status,
+                        const siginfo_t *si)
 {
     struct evsig__child *e;
     ev_tstamp now = ev_now(loop);
@@ -193,112 +570,250 @@ static void reaped(struct ev_loop *loop, pid_t pid, int status)
         forget(e);
         e = NULL;
     }
+    if (e && e->watched)
+        return finish(loop, e, status, si ? si->si_uid : getuid());
+
+    /* Nobody watches it (LIBEV reaps every child; so does libev's reaper
+     * seen through the witness): keep its result for evsig_waitpid(). */
     if (!e) {
         if (evsig__pidtab_reserve() < 0)
-            return;   /* an unwatched child's result; nothing else to lose */
+            return true;   /* an unwatched child's result: nothing else lost */
         e = evsig__pidtab_insert(pid);
     }
-
-    release_ref(e);
-    if (e->watched)
-        child.running_watched--;
     e->exited = true;
     e->status = status;
+    e->uid = si ? si->si_uid : getuid();
     e->finished = now;
-    evsig__pidtab_result_add(e);
-
-    if (e->watched && !report(loop, e))
-        return;   /* evsig_reset() ran in a callback */
+    evsig__pidtab_result_put(e, &child.unwatched);
     prune(now);
+    return true;
 }
 
-static void late_cb(struct ev_loop *loop, ev_timer *t, int revents)
+/* PIDFD: libev's reaper took @pid (the witness saw it). A watched child is
+ * reported on its own loop: now if this is it, else through its kick. */
+static bool hook_witnessed(struct ev_loop *loop, pid_t pid, int status,
+                           const siginfo_t *si)
 {
-    (void)t;
+    struct evsig__child *e;
+    struct cloop *cl;
+
+    fresh();
+    e = evsig__pidtab_lookup(pid);
+    if (!e || !e->watched || e->exited || e->late)
+        return hook_reaped(loop, pid, status, si);
+    if (e->vanished && e->loop == loop)
+        return finish(loop, e, status, getuid());
+    /* Its reaper will find it gone (vanished) on its own loop; the kick
+     * makes sure that loop looks soon. */
+    e->status = status;
+    e->late = true;
+    cl = cloop_of(e->loop);
+    cl->pending++;
+    ev_async_send(cl->loop, &cl->kick);
+    return true;
+}
+
+/* PIDFD: @pid's pidfd said it exited, but somebody else reaped it: the
+ * program itself (its own waitpid(pid): the status is the program's, evsig
+ * forgets the child), or libev's reaper (the witness has, or will have,
+ * the status). Without a default loop there is no witness. */
+static bool hook_vanished(struct ev_loop *loop, pid_t pid)
+{
+    struct evsig__child *e = evsig__pidtab_lookup(pid);
+    struct cloop *cl;
+
+    if (!e || !e->watched || e->exited)
+        return true;
+    if (e->late)
+        return finish(loop, e, e->status, getuid());   /* witnessed first */
+    if (!child.witness) {
+        forget(e);
+        return true;
+    }
+    /* Wait for the witness (on the default loop's next iteration), or for
+     * the TTL: a vanished entry is on the results list, never collected. */
+    cl = cloop_of(e->loop);
+    release_ref(e, cl);
+    cl->running--;
+    pidset_del(e->pid);
+    e->vanished = true;
+    e->exited = true;
+    e->finished = ev_now(loop);
+    evsig__pidtab_result_put(e, &cl->results);
+    cloop_update(cl);
+    return true;
+}
+
+struct pending_search {
+    struct ev_loop      *loop;
+    struct evsig__child *found;
+};
+
+static void find_pending(struct evsig__child *e, void *arg)
+{
+    struct pending_search *ps = arg;
+
+    if (!ps->found && e->late && e->watched && e->loop == ps->loop)
+        ps->found = e;
+}
+
+/* Make the reports pending on @cl's loop (its thread). False if
+ * evsig_reset() ran in a callback. */
+static bool report_pending(struct cloop *cl)
+{
+    while (cl->pending) {
+        struct pending_search ps = { cl->loop, NULL };
+        struct evsig__child *e;
+
+        /* O(children): pending reports are rare (late watches, children
+         * libev's reaper took). */
+        evsig__pidtab_each(find_pending, &ps);
+        e = ps.found;
+        if (!e)
+            break;
+        if (e->exited) {
+            /* A result watched late: report it once, keep it. */
+            e->late = false;
+            cl->pending--;
+            if (!report(cl->loop, e))
+                return false;
+            continue;
+        }
+        child.ops->drop(e);   /* witnessed: its pidfd is stale */
+        if (!finish(cl->loop, e, e->status, getuid()))
+            return false;
+    }
+    return true;
+}
+
+/* Reports learnt elsewhere, made on this loop's thread. */
+static void kick_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct cloop *cl = w->data;
+    (void)loop;
     (void)revents;
+
     evsig__lock_loop();
     fresh();
-    /* Oldest first; a callback may collect or add results meanwhile, so
-     * restart from the head after each report. */
-    for (;;) {
-        struct evsig__child *e = evsig__pidtab_oldest(true);
-
-        while (e && !e->late)
-            e = evsig__pidtab_newer(e);
-        if (!e || !report(loop, e))
-            break;
+    if (report_pending(cl)) {
+        cloop_update(cl);
+        cloop_maybe_free(cl);
     }
     evsig__unlock_loop();
+    evsig__dispatch_report();
+}
+
+/*
+ * From now on evsig's C handler stays installed for SIGCHLD: it writes the
+ * wakeup byte; LIBEV: it feeds libev's reaper; PIDFD: it takes SIGCHLD from
+ * libev's reaper for good, so that other code's children are left alone.
+ */
+static void take_sigchld(void)
+{
+    if (child.claimed)
+        return;
+    evsig__disp_claim(SIGCHLD);
+    child.claimed = true;
+    own_sigchld(child.ops == &evsig__reaper_pidfd);
+}
+
+static void own_sigchld(bool pidfd)
+{
+    evsig__disp_own_sigchld(pidfd);
+}
+
+/* PIDFD: the SIGCHLD of @pid is reported through a watch (see
+ * dispatch.c's table binding): a child watched after its exit, whose
+ * SIGCHLD was received before the watch, is reported only through it --
+ * once: the next SIGCHLD of that pid (a reused one) is an unwatched
+ * child's again. */
+static bool reported_by_watch(pid_t pid)
+{
+    struct evsig__child *e = evsig__pidtab_lookup(pid);
+
+    if (!e || !e->sigchld_seen)
+        return false;
+    e->sigchld_seen = false;
+    return true;
 }
 
 /* --- entry points -------------------------------------------------------- */
 
-static bool is_default(struct ev_loop *loop)
-{
-    return loop && loop == evsig__core_default_loop();
-}
-
-/* From the first child call on the default loop, results are kept. */
+/* Start keeping results and owning SIGCHLD as the backend wants. */
 void evsig__child_meet(void)
 {
-    struct ev_loop *loop = evsig__core_default_loop();
+    struct ev_loop *def = evsig__core_default_loop();
 
     fresh();
-    if (child.loop || !loop)
-        return;
-    child.loop = loop;
-    reaper_start(loop);
-    ev_timer_init(&child.late_timer, late_cb, 0., 0.);
+    evsig__child_resolve();
+    evsig__dispatch_set_sigchld_filter(reported_by_watch);
+    /* The witness: libev's reaper still takes children where it is fed
+     * (LIBEV: that is the backend itself, started by prepare()). */
+    if (child.ops == &evsig__reaper_pidfd && def && !child.witness &&
+        evsig__reaper_libev.prepare(def) == 0)
+        child.witness = true;
+    if (child.ops == &evsig__reaper_libev && def)
+        (void)child.ops->prepare(def);
 }
 
 /* Common start of every child entry point: lock held. */
 static int enter(struct ev_loop *loop)
 {
-    if (!is_default(loop))
+    if (!loop)
         return -EINVAL;
     evsig__disp_meet_default_loop();
+    evsig__child_resolve();
+    if (child.ops->check_loop(loop) < 0)
+        return -EINVAL;
     evsig__child_meet();
+    /* PIDFD: from the first child call on, while libev's default loop
+     * exists (its reaper would take every child), evsig owns SIGCHLD. */
+    if (child.ops == &evsig__reaper_pidfd && evsig__core_default_loop())
+        take_sigchld();
     return 0;
 }
 
-void evsig__child_reset(void)
+/* Make watching one more child on @loop unable to fail. */
+static int prepare_watch(struct ev_loop *loop, pid_t pid)
 {
-    if (child.loop) {
-        fresh();
-        for (; child.refs; child.refs--)
-            ev_unref(child.loop);
-        if (ev_is_active(&child.late_timer))
-            ev_timer_stop(child.loop, &child.late_timer);
-        reaper_stop(child.loop);
-        child.loop = NULL;
-    }
-    evsig__pidtab_forget();
-    child.running_watched = 0;
-    child.ttl_set = false;
-    child.sigchld_cb = NULL;
-    child.sigchld_data = NULL;
-    child.claimed = false;
-    /* disposition.c forgets the claim on SIGCHLD. */
+    struct cloop *cl;
+    int r;
+
+    r = evsig__pidtab_reserve();
+    if (r == 0)
+        r = pidset_reserve();
+    if (r == 0)
+        r = cloop_get(loop, &cl);
+    if (r == 0)
+        r = child.ops->prepare(loop);
+    if (r == 0 && pid > 0)
+        r = known_reserve(pid);
+    return r;
 }
 
-static int watch(struct evsig__child *e, evsig_child_cb cb, void *data,
-                 int flags)
+/* Watch @e (not exited) on @loop; cannot fail after prepare_watch(). */
+static void watch(struct evsig__child *e, struct ev_loop *loop, int pidfd,
+                  evsig_child_cb cb, void *data, int flags)
 {
-    /* From the first watched child on, evsig's C handler stays installed
-     * for SIGCHLD: it writes the wakeup byte, and feeds libev's reaper. */
-    if (!child.claimed) {
-        evsig__disp_claim(SIGCHLD);
-        child.claimed = true;
+    struct cloop *cl = cloop_of(loop);
+
+    take_sigchld();
+    child.forked = false;
+    if (e->watched) {
+        release_ref(e, cl);   /* watched again: same loop (checked) */
+    } else {
+        e->watched = true;
+        e->loop = loop;
+        cl->running++;
+        pidset_add(e->pid);
+        known_mark(e->pid);
+        child.ops->adopt(e, pidfd);
     }
-    release_ref(e);
-    if (!e->exited && !e->watched)
-        child.running_watched++;
-    e->watched = true;
     e->cb = cb;
     e->data = data;
     e->flags = (uint8_t)flags;
-    take_ref(e);
-    return 0;
+    take_ref(e, cl);
+    cloop_update(cl);
 }
 
 /*
@@ -315,16 +830,38 @@ static void after_fork_in_child(struct ev_loop *loop, unsigned gen)
 {
     evsig__core_fork_child(gen);
     loop_fork(loop);
-    /* The parent's children must not keep ev_run() alive here. The rest of
-     * the inherited state is dropped lazily by fresh() at the first use,
-     * so a child that never uses it never writes (copies) that page. */
-    for (; child.refs; child.refs--)
-        ev_unref(loop);
+    /* The parent's children must not keep ev_run() alive here, nor their
+     * pidfds and epoll sets stay open. The rest of the inherited state is
+     * dropped lazily by fresh() at the first use, so a child that never
+     * uses it never writes (copies) that page. */
+    for (struct cloop *cl = child.loops; cl; cl = cl->next)
+        for (; cl->refs; cl->refs--)
+            ev_unref(cl->loop);
+    child.ops->fork_child();
+    child.forked = true;   /* the backend may be chosen anew */
+}
+
+/* The forkpty() of glibc, but the master is close-on-exec before fork(),
+ * so no other thread's fork+exec meanwhile inherits it. */
+static int open_pty(int *master, int *slave)
+{
+    if (openpty(master, slave, NULL, NULL, NULL) < 0)
+        return -errno;
+    if (fcntl(*master, F_SETFD, FD_CLOEXEC) < 0 ||
+        fcntl(*slave, F_SETFD, FD_CLOEXEC) < 0) {
+        int err = errno;
+
+        close(*master);
+        close(*slave);
+        return -err;
+    }
+    return 0;
 }
 
 static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
                      void *data, int flags, bool watched)
 {
+    int master = -1, slave = -1;
     sigset_t old;
     unsigned gen;
     pid_t pid;
@@ -333,31 +870,48 @@ static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
     if (flags & ~EVSIG_NOREF)
         return evsig__fail(-EINVAL);
     /* The lock blocks every signal: one sent to the new child before it
-     * reset its state stays pending, not run a handler that belongs to the
-     * parent. It is held across fork() (core.c's atfork handlers know), so
-     * the child inherits a consistent state. */
+     * reset its state stays pending until evsig_fork() returns there. It
+     * is held across fork() (core.c's atfork handlers know), so the child
+     * inherits a consistent state. */
     evsig__lock(&old);
     r = enter(loop);
     if (r == 0 && watched)
-        r = evsig__pidtab_reserve();
+        r = prepare_watch(loop, 0);
+    if (r == 0 && amaster)
+        r = open_pty(&master, &slave);
     if (r < 0) {
         evsig__unlock(&old);
         return evsig__fail(r);
     }
     gen = evsig__forkgen();
-    pid = amaster ? forkpty(amaster, NULL, NULL, NULL) : fork();
+    pid = fork();
     saved = errno;
     if (pid == 0) {
         after_fork_in_child(loop, gen);
-    } else if (pid > 0 && watched) {
+        if (amaster) {
+            close(master);
+            if (login_tty(slave) < 0)
+                _exit(127);
+        }
+    } else if (amaster) {
+        close(slave);
+        if (pid > 0)
+            *amaster = master;
+        else
+            close(master);
+    }
+    if (pid > 0 && watched) {
         /* Watched before the signals are unblocked: no exit is missed. */
-        struct evsig__child *e = evsig__pidtab_lookup(pid);
+        struct evsig__child *e;
 
+        fresh();
+        e = evsig__pidtab_lookup(pid);
         if (e)
             forget(e);   /* a stale result for a recycled pid */
-        watch(evsig__pidtab_insert(pid), cb, data, flags);
-        if (amaster)
-            fcntl(*amaster, F_SETFD, FD_CLOEXEC);
+        if (prepare_watch(loop, pid) == 0) {   /* reserved: cannot fail */
+            e = evsig__pidtab_insert(pid);
+            watch(e, loop, -1, cb, data, flags);
+        }
     }
     evsig__unlock(&old);
     errno = saved;
@@ -400,37 +954,58 @@ static int child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
                        void *data, int flags)
 {
     struct evsig__child *e;
+    struct cloop *cl;
     int r;
 
     r = enter(loop);
     if (r < 0)
         return r;
-
+    fresh();
     e = evsig__pidtab_lookup(pid);
-    if (e && e->exited) {
-        /* Reaped before anyone watched it: report on the next iteration,
-         * unless it was already reported to a watch. */
+    if (e && e->watched && e->loop != loop && !e->exited)
+        return -ECHILD;   /* another loop's */
+    if (e && e->exited && !e->vanished) {
+        /* Reaped before anyone watched it (LIBEV, or libev's reaper): its
+         * result is reported on the next iteration, unless it was already
+         * reported to a watch. */
         if (!e->watched) {
-            evsig__pidtab_result_move(e, true);
+            r = cloop_get(loop, &cl);
+            if (r < 0)
+                return r;
+            e->watched = true;
+            e->loop = loop;
             e->late = true;
-            if (!ev_is_active(&child.late_timer))
-                ev_timer_start(loop, &child.late_timer);
+            cl->pending++;
+            known_mark(pid);
+            evsig__pidtab_result_put(e, &cl->results);
+            cloop_update(cl);
+            ev_async_send(loop, &cl->kick);
         }
         e->cb = cb;
         e->data = data;
         e->flags = (uint8_t)flags;
         return 0;
     }
-    if (!e) {
+    if (e && e->vanished)
+        forget(e);
+    bool zombie = false;
+
+    if (!e || !e->watched || e->exited) {
         r = probe(pid);
         if (r < 0)
             return r;
-        r = evsig__pidtab_reserve();
-        if (r < 0)
-            return r;
-        e = evsig__pidtab_insert(pid);
+        zombie = r == 1;
     }
-    return watch(e, cb, data, flags);
+    r = prepare_watch(loop, pid);
+    if (r < 0)
+        return r;
+    e = evsig__pidtab_lookup(pid);
+    if (!e)
+        e = evsig__pidtab_insert(pid);
+    /* Exited before the watch: its SIGCHLD came while nobody watched it. */
+    e->sigchld_seen = zombie;
+    watch(e, loop, -1, cb, data, flags);
+    return 0;
 }
 
 EVSIG_PUBLIC int evsig_child_watch(struct ev_loop *loop, pid_t pid,
@@ -455,20 +1030,34 @@ static int child_unwatch(struct ev_loop *loop, pid_t pid)
     r = enter(loop);
     if (r < 0)
         return r;
+    fresh();
     e = evsig__pidtab_lookup(pid);
-    if (e && e->exited && e->late) {
-        /* Watched late and not reported yet: cancel the report, keep the
-         * result for evsig_waitpid(). */
-        e->late = false;
-        e->cb = NULL;
-        e->data = NULL;
-        evsig__pidtab_result_move(e, false);
+    if (e && e->watched && e->loop != loop)
+        return -ECHILD;   /* another loop's */
+    if (e && e->watched && e->exited) {
+        if (e->late) {
+            /* Watched late and not reported yet: cancel the report, keep
+             * the result for evsig_waitpid(). */
+            struct cloop *cl = cloop_of(loop);
+
+            e->late = false;
+            cl->pending--;
+            e->cb = NULL;
+            e->data = NULL;
+            e->watched = false;
+            evsig__pidtab_result_put(e, &child.unwatched);
+            cloop_update(cl);
+            cloop_maybe_free(cl);
+        }
+        return 0;   /* reported, or being reported: idempotent */
+    }
+    if (e && e->watched) {
+        /* PIDFD: its exit is the program's again; LIBEV: libev reaps it
+         * and its result is kept, unwatched. */
+        forget(e);
         return 0;
     }
-    if (!e || e->exited || !e->watched)
-        return -ECHILD;
-    forget(e);   /* its exit will leave an unwatched result */
-    return 0;
+    return known(pid) ? 0 : -ECHILD;
 }
 
 EVSIG_PUBLIC int evsig_child_unwatch(struct ev_loop *loop, pid_t pid)
@@ -484,6 +1073,8 @@ EVSIG_PUBLIC int evsig_child_unwatch(struct ev_loop *loop, pid_t pid)
     return r < 0 ? evsig__fail(r) : 0;
 }
 
+/* --- waiting ------------------------------------------------------------- */
+
 /* Run one loop iteration with the lock released (and the caller's signal
  * mask back, so signals reach the handler meanwhile). */
 static void run_unlocked(struct ev_loop *loop, int flags, sigset_t *saved)
@@ -493,48 +1084,27 @@ static void run_unlocked(struct ev_loop *loop, int flags, sigset_t *saved)
     evsig__lock(saved);
 }
 
-/* Run non-blocking loop iterations until @pid's exit was processed, so its
- * callback and the SIGCHLD handler ran before WNOHANG reports it. */
-static void catch_up(struct ev_loop *loop, pid_t pid, sigset_t *saved)
+/*
+ * WNOHANG checks for real: what has happened on @loop is processed now --
+ * pending reports made, ready children reaped and reported -- so their
+ * callbacks and the SIGCHLD handler ran before the answer. Those callbacks
+ * run with the caller's signal mask, like any.
+ */
+static void catch_up(struct ev_loop *loop, sigset_t *saved)
 {
     unsigned epoch = evsig__core_epoch();
+    struct cloop *cl = cloop_find(loop);
+    sigset_t all;
 
-    for (int i = 0; i < 8 && epoch == evsig__core_epoch(); i++) {
-        struct evsig__child *e = evsig__pidtab_lookup(pid);
-
-        if (!e || (e->exited && !e->late))
-            return;
-        run_unlocked(loop, EVRUN_NOWAIT, saved);
+    pthread_sigmask(SIG_SETMASK, saved, NULL);
+    if (!cl || report_pending(cl))
+        child.ops->poll(loop);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    if (epoch == evsig__core_epoch() && (cl = cloop_find(loop))) {
+        cloop_update(cl);
+        cloop_maybe_free(cl);
     }
-}
-
-static bool have_watched(void)
-{
-    return child.running_watched || evsig__pidtab_oldest(true);
-}
-
-/* Any watched child that exited without the loop having processed it? */
-static bool watched_zombie(void)
-{
-    siginfo_t si;
-
-    memset(&si, 0, sizeof(si));
-    if (!child.running_watched ||
-        waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || !si.si_pid)
-        return false;
-    return true;
-}
-
-struct deadline {
-    ev_timer timer;
-    bool     expired;
-};
-
-static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    (void)loop;
-    (void)revents;
-    ((struct deadline *)t)->expired = true;
 }
 
 /* A blocking system call, with the lock released meanwhile. */
@@ -552,17 +1122,81 @@ static pid_t waitpid_unlocked(pid_t pid, int *status, int options,
     return r;
 }
 
-/* The one waiting engine of evsig_waitpid() and evsig_waitpid_timeout().
+/* The oldest result of a child watched on @cl's loop, reportable. */
+static struct evsig__child *oldest_watched(struct cloop *cl)
+{
+    struct evsig__child *e = cl ? evsig__pidtab_oldest(&cl->results) : NULL;
+
+    while (e && (e->late || e->vanished))
+        e = evsig__pidtab_newer(e);
+    return e;
+}
+
+static bool has_children(struct cloop *cl)
+{
+    return cl && (cl->running || oldest_watched(cl));
+}
+
+struct deadline {
+    ev_timer timer;
+    bool     expired;
+};
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    ((struct deadline *)t)->expired = true;
+}
+
+static void sigchld_seen(struct ev_loop *loop, const evsig_info *info,
+                         void *data)
+{
+    (void)loop;
+    (void)info;
+    (void)data;
+}
+
+/* A zombie that no loop watches, reaped now: its pid, 0 if none yet, or
+ * -Exxx. */
+static pid_t reap_unwatched(pid_t pid, int *status)
+{
+    siginfo_t si;
+    struct evsig__child *e;
+
+    memset(&si, 0, sizeof(si));
+    if (waitid(pid > 0 ? P_PID : P_ALL, pid > 0 ? (id_t)pid : 0, &si,
+               WEXITED | WNOHANG | WNOWAIT) < 0)
+        return -errno;
+    if (!si.si_pid)
+        return 0;
+    e = evsig__pidtab_lookup(si.si_pid);
+    if (e && e->watched && !e->exited)
+        return 0;   /* another loop's, which will reap it */
+    return waitpid(si.si_pid, status, WNOHANG);
+}
+
+/*
+ * The one waiting engine of evsig_waitpid() and evsig_waitpid_timeout().
  * @timeout < 0: no deadline; @options: 0 or WNOHANG. Lock held (released
- * while the loop runs). Returns the pid, 0, or -Exxx. */
+ * while the loop runs). Returns the pid, 0, or -Exxx.
+ *
+ * A child watched on @loop is waited for by running the loop: its reaper
+ * reports it there. One no loop watches is nobody's to reap under PIDFD:
+ * the wait watches SIGCHLD on @loop (an internal watcher, started before
+ * the first look, so no exit slips in between) and looks again at each
+ * one -- never a blocking waitpid(), which would hold the loop.
+ */
 static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
                       int options, double timeout, sigset_t *saved)
 {
     unsigned epoch = evsig__core_epoch();
     struct deadline dl = { .expired = false };
-    bool blocking_plain = timeout < 0;   /* may fall back to waitpid() */
+    bool libev = child.ops == &evsig__reaper_libev;
+    bool blocking_plain = timeout < 0;   /* LIBEV may use waitpid() */
+    bool polled = false, watching = false;
+    evsig_watcher sigchld;
     pid_t r = -1;
-    int err = 0;
 
     ev_ref(loop);   /* so EVRUN_ONCE blocks even with NOREF watches only */
     if (timeout >= 0) {
@@ -573,30 +1207,25 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
 
     for (;;) {
         struct evsig__child *e;
+        struct cloop *cl;
+        bool unwatched = false;
 
         if (epoch != evsig__core_epoch()) {
-            err = EINTR;
+            r = -EINTR;
             break;
         }
         fresh();
+        cl = cloop_find(loop);
         if (pid > 0) {
             e = evsig__pidtab_lookup(pid);
-            if (e && e->watched && (options & WNOHANG) &&
-                (e->late || (!e->exited && probe(pid) == 1))) {
-                /* WNOHANG checks for real: process the exit now, so the
-                 * callback and the SIGCHLD handler run before we report. */
-                int st;
-
-                catch_up(loop, pid, saved);
-                if (epoch != evsig__core_epoch())
-                    continue;
-                e = evsig__pidtab_lookup(pid);
-                if (e && !e->exited && waitpid(pid, &st, WNOHANG) == pid) {
-                    reaped(loop, pid, st);   /* the loop could not: do it */
-                    if (epoch != evsig__core_epoch())
-                        continue;
-                }
-                e = evsig__pidtab_lookup(pid);
+            /* A vanished entry is the old child's, which the program
+             * reaped itself: a process that reused its pid is waited for
+             * as the unwatched child it is. */
+            if (e && e->vanished)
+                e = NULL;
+            if (e && e->watched && e->loop != loop) {
+                r = -ECHILD;   /* another loop's */
+                break;
             }
             if (e && e->exited && !e->late) {
                 r = collect(e, status);
@@ -604,77 +1233,92 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
             }
             if (e && e->watched) {
                 if (options & WNOHANG) {
+                    /* WNOHANG checks for real: reap what is ready now, so
+                     * the callback and the SIGCHLD handler ran before we
+                     * answer. */
+                    if (!polled) {
+                        polled = true;
+                        catch_up(loop, saved);
+                        continue;
+                    }
                     r = 0;
                     break;
                 }
-            } else {
+            } else if (libev) {
                 /* Not watched, no result kept: plain waitpid(), never
                  * blocking when a deadline is set. */
                 int p = probe(pid);
 
                 if (p < 0) {
-                    err = -p;
+                    r = p;
                     break;
                 }
                 if (blocking_plain || options & WNOHANG || p == 1) {
                     r = waitpid_unlocked(pid, status,
                                          p == 1 ? WNOHANG : options, saved);
                     if (r < 0)
-                        err = errno;
+                        r = -errno;
                     break;
                 }
+            } else {
+                unwatched = true;
             }
-        } else if (have_watched()) {
-            e = evsig__pidtab_oldest(true);
-            while (e && e->late)
-                e = evsig__pidtab_newer(e);
+        } else if (has_children(cl)) {
+            e = oldest_watched(cl);
             if (e) {
                 r = collect(e, status);
                 break;
             }
             if (options & WNOHANG) {
-                if (watched_zombie()) {
-                    run_unlocked(loop, EVRUN_NOWAIT, saved);
-                    if (evsig__pidtab_oldest(true))
-                        continue;
+                if (!polled) {
+                    polled = true;
+                    catch_up(loop, saved);
+                    continue;
                 }
                 r = 0;
                 break;
             }
         } else {
-            e = evsig__pidtab_oldest(false);
+            e = evsig__pidtab_oldest(&child.unwatched);
             if (e) {
                 r = collect(e, status);
                 break;
             }
-            if (blocking_plain || options & WNOHANG) {
+            if (libev && (blocking_plain || options & WNOHANG)) {
                 r = waitpid_unlocked(-1, status, options, saved);
                 if (r < 0)
-                    err = errno;
+                    r = -errno;
                 break;
             }
-            siginfo_t si;
-            memset(&si, 0, sizeof(si));
-            if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
-                err = errno;
-                break;
+            unwatched = true;
+        }
+        if (unwatched) {
+            if (!libev && !(options & WNOHANG) && !watching) {
+                r = evsig__dispatch_watch(loop, &sigchld, SIGCHLD,
+                                          sigchld_seen, NULL,
+                                          EVSIG_NOREF | EVSIG__INTERNAL);
+                if (r < 0)
+                    break;
+                watching = true;
             }
-            if (si.si_pid) {
-                r = waitpid(si.si_pid, status, WNOHANG);
+            r = reap_unwatched(pid, status);
+            if (r != 0 || options & WNOHANG)
                 break;
-            }
         }
         if (dl.expired) {
-            err = ETIMEDOUT;
+            r = -ETIMEDOUT;
             break;
         }
         run_unlocked(loop, EVRUN_ONCE, saved);
     }
 
+    /* After a reset (in a callback) the watcher is already gone. */
+    if (watching && epoch == evsig__core_epoch())
+        evsig__dispatch_unwatch(&sigchld);
     if (timeout >= 0)
         ev_timer_stop(loop, &dl.timer);
     ev_unref(loop);
-    return err ? -err : r;
+    return r;
 }
 
 static pid_t waitpid_common(struct ev_loop *loop, pid_t pid, int *status,
@@ -723,14 +1367,16 @@ EVSIG_PUBLIC int evsig_kill(struct ev_loop *loop, pid_t pid, int sig)
         return evsig__fail(-EINVAL);
     evsig__lock(&saved);
     r = enter(loop);
-    if (r == 0 && pid > 0) {
-        e = evsig__pidtab_lookup(pid);
-        /* Reaped: the pid may already belong to someone else. */
+    if (r == 0) {
+        fresh();
+        e = pid > 0 ? evsig__pidtab_lookup(pid) : NULL;
         if (e && e->exited)
-            r = -ESRCH;
+            r = -ESRCH;   /* reaped: the pid may belong to someone else */
+        else if (e && e->watched)
+            r = child.ops->kill(e, sig);
+        else if (kill(pid, sig) < 0)
+            r = -errno;
     }
-    if (r == 0 && kill(pid, sig) < 0)
-        r = -errno;
     evsig__unlock(&saved);
     return r < 0 ? evsig__fail(r) : 0;
 }
@@ -746,4 +1392,43 @@ EVSIG_PUBLIC int evsig_child_set_result_ttl(double seconds)
     child.ttl_set = true;
     evsig__unlock(&saved);
     return 0;
+}
+
+void evsig__child_set_sigchld_cb(struct ev_loop *loop, evsig_handler cb,
+                                 void *data)
+{
+    (void)loop;
+    child.sigchld_cb = cb;
+    child.sigchld_data = cb ? data : NULL;
+}
+
+void evsig__child_reset(void)
+{
+    struct evsig__pidset *set;
+
+    fresh();
+    if (child.ops)
+        child.ops->reset();
+    evsig__reaper_libev.reset();   /* the witness, if it ran */
+    while (child.loops) {
+        struct cloop *cl = child.loops;
+
+        child.loops = cl->next;
+        for (; cl->refs; cl->refs--)
+            ev_unref(cl->loop);
+        if (cl->kicking) {
+            ev_ref(cl->loop);
+            ev_async_stop(cl->loop, &cl->kick);
+        }
+        free(cl);
+    }
+    evsig__pidtab_forget();
+    set = evsig__catch_set_watched(NULL);
+    evsig__core_quiesce();
+    free(set);
+    for (unsigned c = 0; c < KNOWN_CHUNKS; c++)
+        free(child.known[c]);
+    memset(&child, 0, sizeof(child));
+    child.unwatched = (struct evsig__rlist)EVSIG__RLIST_INIT;
+    /* disposition.c forgets the claim on SIGCHLD. */
 }

@@ -191,3 +191,12 @@ sighandler_fn evsig__core_libev_handler(void)
 {
     return core.libev_handler;
 }
+
+bool evsig__core_signalfd_default_loop(void)
+{
+    /* A default loop that installed no SIGCHLD handler reads SIGCHLD from
+     * a signalfd (EVFLAG_SIGNALFD, or LIBEV_FLAGS behind the program's
+     * back). */
+    return core.met_default_loop && !core.libev_handler &&
+           ev_default_loop_uc_();
+}

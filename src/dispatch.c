@@ -79,7 +79,7 @@ struct wrec {
     void                *data;
     uint64_t             seq;        /* start order */
     uint32_t             start_gen;
-    uint8_t              flags;
+    uint16_t             flags;      /* EVSIG_*, EVSIG__INTERNAL */
     bool                 refd;       /* holds an ev_ref on its loop */
     struct evsig__claim *claim;      /* EVSIG_ONESHOT */
     struct fold         *fold;       /* EVSIG_COALESCE */
@@ -102,6 +102,7 @@ struct lsig {
     bool                   gone;     /* unsubscribed; freed by the last frame */
     bool                   claimed;  /* holds a claim on the C handler */
     bool                   table;    /* the table callback is bound here */
+    bool                   tskip;    /* ... but not for watched children */
     struct lsig           *next_gone;
     evsig_handler          tcb;
     void                  *tdata;
@@ -148,6 +149,7 @@ static struct dispatch_state {
     struct lsig     *table[NSIG];    /* the table callback's binding */
     struct evsig__claim *claims[NSIG];   /* every claim published, live or off */
     struct evsig__ring  *rings[NSIG];
+    bool               (*reported)(pid_t pid);   /* child.c's, see there */
 } dispatch;
 
 /* The loop whose callbacks this thread is running (set around calls), so
@@ -637,34 +639,22 @@ static void watcher_stop(struct wrec **slot, bool from_dispatch)
     unsubscribe(ls, true);
 }
 
-EVSIG_PUBLIC int evsig_watch(struct ev_loop *loop, evsig_watcher *w,
-                             int signum, evsig_handler cb, void *data,
-                             int flags)
+int evsig__dispatch_watch(struct ev_loop *loop, evsig_watcher *w, int signum,
+                          evsig_handler cb, void *data, int flags)
 {
     struct evsig__claim *claim = NULL;
     struct fold *fold = NULL;
     struct wrec *r = NULL;
     struct lsig *ls;
-    sigset_t saved;
     int err;
 
-    if (!loop || !w || cb == EVSIG_DFL || cb == EVSIG_IGN || cb == EVSIG_NONE)
-        return evsig__fail(-EINVAL);
-    if (evsig__check_signum(signum) < 0 || signum == SIGKILL ||
-        signum == SIGSTOP || (flags & ~EVSIG_FLAGS_WATCH))
-        return evsig__fail(-EINVAL);
-
-    evsig__lock(&saved);
-    evsig__disp_meet_default_loop();
-    if (set_find(w)) {
-        evsig__unlock(&saved);
+    if (set_find(w))
         return 0;   /* already active: libev's rule, a no-op */
-    }
 
     /* Prepare everything that can fail. */
     err = lsig_get(loop, signum, &ls);
     if (err < 0)
-        goto out;
+        return err;
     err = -ENOMEM;
     if (set_reserve() < 0)
         goto fail;
@@ -702,7 +692,7 @@ EVSIG_PUBLIC int evsig_watch(struct ev_loop *loop, evsig_watcher *w,
     r->cb = cb;
     r->data = data;
     r->seq = ++dispatch.starts;
-    r->flags = (uint8_t)flags;
+    r->flags = (uint16_t)flags;
     r->claim = claim;
     r->fold = fold;
     r->start_gen = claim ? claim->start_gen : evsig__catch_owners(signum, +1);
@@ -716,30 +706,52 @@ EVSIG_PUBLIC int evsig_watch(struct ev_loop *loop, evsig_watcher *w,
         ev_ref(loop);
         r->refd = true;
     }
-    err = 0;
-    goto out;
+    return 0;
 
 fail:
     free(claim);
     free(fold);
     free(r);
     lsig_abandon(ls);
-out:
+    return err;
+}
+
+EVSIG_PUBLIC int evsig_watch(struct ev_loop *loop, evsig_watcher *w,
+                             int signum, evsig_handler cb, void *data,
+                             int flags)
+{
+    sigset_t saved;
+    int r;
+
+    if (!loop || !w || cb == EVSIG_DFL || cb == EVSIG_IGN || cb == EVSIG_NONE)
+        return evsig__fail(-EINVAL);
+    if (evsig__check_signum(signum) < 0 || signum == SIGKILL ||
+        signum == SIGSTOP || (flags & ~EVSIG_FLAGS_WATCH))
+        return evsig__fail(-EINVAL);
+
+    evsig__lock(&saved);
+    evsig__disp_meet_default_loop();
+    r = evsig__dispatch_watch(loop, w, signum, cb, data, flags);
     evsig__unlock(&saved);
-    return err < 0 ? evsig__fail(err) : 0;
+    return r < 0 ? evsig__fail(r) : 0;
+}
+
+void evsig__dispatch_unwatch(evsig_watcher *w)
+{
+    struct wrec **slot = set_slot(w);
+
+    if (slot)
+        watcher_stop(slot, false);
 }
 
 EVSIG_PUBLIC int evsig_unwatch(evsig_watcher *w)
 {
-    struct wrec **slot;
     sigset_t saved;
 
     if (!w)
         return evsig__fail(-EINVAL);
     evsig__lock(&saved);
-    slot = set_slot(w);
-    if (slot)
-        watcher_stop(slot, false);
+    evsig__dispatch_unwatch(w);
     evsig__unlock(&saved);
     return 0;
 }
@@ -789,8 +801,8 @@ EVSIG_PUBLIC int evsig_unref(evsig_watcher *w)
 
 /* --- the table callback's binding ----------------------------------------- */
 
-int evsig__dispatch_table(int signum, struct ev_loop *loop,
-                          evsig_handler cb, void *data)
+int evsig__dispatch_table(int signum, struct ev_loop *loop, evsig_handler cb,
+                          void *data, bool skip_watched)
 {
     struct lsig *old = dispatch.table[signum], *ls;
     int r;
@@ -811,6 +823,7 @@ int evsig__dispatch_table(int signum, struct ev_loop *loop,
         }
         ls->tcb = cb;
         ls->tdata = data;
+        ls->tskip = skip_watched;
         dispatch.table[signum] = ls;
     } else {
         dispatch.table[signum] = NULL;
@@ -822,6 +835,11 @@ int evsig__dispatch_table(int signum, struct ev_loop *loop,
                          old->lr->wake.loop == loop);
     }
     return 0;
+}
+
+void evsig__dispatch_set_sigchld_filter(bool (*reported)(pid_t pid))
+{
+    dispatch.reported = reported;
 }
 
 /* --- dispatch ------------------------------------------------------------- */
@@ -898,14 +916,15 @@ static void fold_ahead(struct lsig *ls, struct wrec *r, unsigned from)
  * child (what the frame still holds was caught in the parent, and is
  * dispatched there only). */
 static bool call(struct ev_loop *loop, evsig_handler cb, void *data,
-                 const evsig_info *info, unsigned epoch)
+                 const evsig_info *info, unsigned epoch, bool internal)
 {
     struct ev_loop *outer = calling_loop;
     unsigned fgen = evsig__forkgen();
 
     calling_loop = loop;
     evsig__unlock_loop();
-    evsig__core_note_handler();
+    if (!internal)
+        evsig__core_note_handler();
     cb(loop, info, data);
     evsig__lock_loop();
     calling_loop = outer;
@@ -935,6 +954,7 @@ static bool call_fold(struct lsig *ls, struct wrec *r, unsigned epoch)
     evsig_info info = f->newest;
     evsig_handler cb = r->cb;
     void *data = r->data;
+    bool internal = r->flags & EVSIG__INTERNAL;
 
     info.merged = f->merged;
     info.lost = f->lost;
@@ -942,7 +962,7 @@ static bool call_fold(struct lsig *ls, struct wrec *r, unsigned epoch)
     f->called_iter = ls->lr->iter;
     if (r->flags & EVSIG_ONESHOT)
         watcher_stop(set_slot(r->w), true);   /* frees @r */
-    return call(ls->lr->wake.loop, cb, data, &info, epoch);
+    return call(ls->lr->wake.loop, cb, data, &info, epoch, internal);
 }
 
 /* A oneshot's claimed delivery whose ring entry was lost (lapped): it is
@@ -960,9 +980,13 @@ static bool flush_orphans(struct lsig *ls, uint64_t before, unsigned epoch)
                                                memory_order_acquire) ||
             atomic_load(&r->claim->taken) - 1 >= before)
             continue;
+        evsig_handler cb = r->cb;
+        void *data = r->data;
+        bool internal = r->flags & EVSIG__INTERNAL;
+
         info = r->claim->info;
-        watcher_stop(set_slot(r->w), true);
-        if (!call(ls->lr->wake.loop, r->cb, r->data, &info, epoch) ||
+        watcher_stop(set_slot(r->w), true);   /* frees @r */
+        if (!call(ls->lr->wake.loop, cb, data, &info, epoch, internal) ||
             ls->gone)
             return false;
     }
@@ -989,9 +1013,11 @@ static bool deliver(struct lsig *ls, unsigned i, unsigned epoch)
         return !ls->gone;
     }
 
-    if (ls->table && owns(ls->tgen, &d)) {
+    if (ls->table && owns(ls->tgen, &d) &&
+        !(ls->tskip && (d.watched ||
+                        (dispatch.reported && dispatch.reported(d.info.pid))))) {
         ls->lost = 0;
-        if (!call(loop, ls->tcb, ls->tdata, &info, epoch) || ls->gone)
+        if (!call(loop, ls->tcb, ls->tdata, &info, epoch, false) || ls->gone)
             return false;
     }
 
@@ -1034,10 +1060,11 @@ static bool deliver(struct lsig *ls, unsigned i, unsigned epoch)
         }
         evsig_handler cb = r->cb;
         void *data = r->data;
+        bool internal = r->flags & EVSIG__INTERNAL;
 
         if (r->flags & EVSIG_ONESHOT)
-            watcher_stop(set_slot(r->w), true);
-        if (!call(loop, cb, data, &info, epoch) || ls->gone)
+            watcher_stop(set_slot(r->w), true);   /* frees @r */
+        if (!call(loop, cb, data, &info, epoch, internal) || ls->gone)
             return false;
     }
     return true;
@@ -1527,7 +1554,9 @@ void evsig__dispatch_reset(void)
     free(dispatch.set);
 
     struct lrec *graveyard = dispatch.graveyard;
+    bool (*reported)(pid_t) = dispatch.reported;
 
     memset(&dispatch, 0, sizeof(dispatch));
     dispatch.graveyard = graveyard;
+    dispatch.reported = reported;
 }

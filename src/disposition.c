@@ -24,7 +24,9 @@
  *
  * SIGCHLD is cooperative: the table never reaches the kernel for it, and
  * while libev's default loop exists the owed disposition is libev's reaper
- * (its own handler), which the C handler feeds while it covers it.
+ * (its own handler), which the C handler feeds while it covers it -- unless
+ * evsig owns SIGCHLD (the PIDFD backend): then libev's waitpid(-1), which
+ * would reap other code's children, is not fed.
  *
  * Context: lock held, any thread.
  */
@@ -47,6 +49,7 @@ struct disp_sig {
 
 static struct disp_state {
     struct disp_sig sig[NSIG];
+    bool            own_sigchld;   /* PIDFD: do not feed libev's reaper */
 } disp;
 
 /*
@@ -166,7 +169,7 @@ static void update_fallback(int signum)
     libev = signum == SIGCHLD && evsig__core_libev_handler() &&
             is_plain(&sa, evsig__core_libev_handler());
     if (signum == SIGCHLD)
-        evsig__catch_set_feed_libev(libev);
+        evsig__catch_set_feed_libev(libev && !disp.own_sigchld);
 
     if (sa.sa_flags & SA_SIGINFO) {
         if (evsig__catch_is_ours(&sa))
@@ -274,6 +277,12 @@ void evsig__disp_found(int signum, struct sigaction *sa)
         sigaction(signum, NULL, sa);
 }
 
+void evsig__disp_own_sigchld(bool on)
+{
+    disp.own_sigchld = on;
+    update_fallback(SIGCHLD);
+}
+
 void evsig__disp_meet_default_loop(void)
 {
     if (!evsig__core_meet_default_loop())
@@ -301,5 +310,6 @@ void evsig__disp_reset(void)
         }
         memset(d, 0, sizeof(*d));
     }
+    disp.own_sigchld = false;
     evsig__catch_set_feed_libev(false);
 }

@@ -111,6 +111,9 @@ bool evsig__core_meet_default_loop(void);
 /* libev's SIGCHLD handler as recorded when the default loop was met, or
  * NULL (not met yet, or a signalfd default loop installs none). */
 void (*evsig__core_libev_handler(void))(int);
+/* Whether libev's default loop reads SIGCHLD from a signalfd (it then
+ * blocks SIGCHLD: no C handler sees the kernel's). */
+bool evsig__core_signalfd_default_loop(void);
 
 /* In a child of evsig_fork(): bump the fork generation if no atfork
  * handler did (@gen: the generation before fork()). */
@@ -140,12 +143,17 @@ unsigned long evsig__core_handlers_ran(void);
 /* The data words of a slot; each word is written and read atomically
  * (relaxed), so a torn read is detected by the sequence word, never UB. */
 enum {
-    EVSIG__W_SIG,      /* signo | code << 32; signo 0: a hole (no owner) */
+    EVSIG__W_SIG,      /* signo | flags | code << 32; signo 0: a hole */
     EVSIG__W_PID,      /* pid | uid << 32 */
     EVSIG__W_STATUS,   /* status | owner generation << 32 */
     EVSIG__W_VALUE,    /* sigval */
     EVSIG__WORDS
 };
+
+/* In W_SIG, above the signal number: a SIGCHLD whose si_pid was a watched
+ * child when it was received. */
+#define EVSIG__W_SIG_WATCHED  (UINT64_C(1) << 16)
+#define EVSIG__W_SIG_SIGNO    UINT64_C(0xffff)
 
 struct evsig__slot {
     _Atomic uint64_t seq;
@@ -163,6 +171,7 @@ struct evsig__delivery {
     uint64_t   pos;
     uint32_t   owner_gen;   /* the signal's owner generation at reception */
     unsigned   lost;        /* positions skipped just before this one */
+    bool       watched;     /* SIGCHLD of a child watched at reception */
     evsig_info info;
 };
 
@@ -187,19 +196,34 @@ int evsig__ring_read(struct evsig__ring *ring, uint64_t *cursor,
 
 /* pidtab.c --------------------------------------------------------------- */
 
+/* A list of exited children in exit order, threaded through the entries
+ * (the caller owns the head: one per loop, and one for results nobody
+ * watched). */
+struct evsig__rlist {
+    uint32_t head, tail;
+};
+#define EVSIG__RLIST_INIT { UINT32_MAX, UINT32_MAX }
+
 /* A child evsig knows of: watched, or reaped and its result kept. */
 struct evsig__child {
-    pid_t          pid;          /* 0 while on the free list */
-    uint32_t       next;         /* bucket chain, or free list */
-    uint32_t       rprev, rnext; /* result list, once exited */
-    bool           exited;       /* reaped: status and finished are set */
-    bool           watched;      /* has (had) a watch: cb runs, counts for -1 */
-    bool           late;         /* kept result watched late: report pending */
-    uint8_t        flags;        /* EVSIG_NOREF */
-    int            status;
-    evsig_child_cb cb;
-    void          *data;
-    ev_tstamp      finished;     /* ev_now() when reaped */
+    pid_t                pid;        /* 0 while on the free list */
+    uint32_t             next;       /* bucket chain, or free list */
+    uint32_t             rprev, rnext;
+    struct evsig__rlist *rl;         /* the result list it is on, if any */
+    struct ev_loop      *loop;       /* the loop watching it (PIDFD: any) */
+    evsig_child_cb       cb;
+    void                *data;
+    ev_tstamp            finished;   /* ev_now() when reaped */
+    int                  status;
+    int                  pidfd;      /* -1: none (LIBEV, or the fallback) */
+    uid_t                uid;        /* the child's, from waitid(), if known */
+    bool                 exited;     /* reaped: status and finished are set */
+    bool                 watched;    /* has (had) a watch: cb runs, counts for -1 */
+    bool                 late;       /* kept result watched late: report pending */
+    bool                 vanished;   /* reaped by someone else: no status yet */
+    bool                 sigchld_seen;  /* watched after its exit: its SIGCHLD
+                                           came unwatched, to skip once */
+    uint8_t              flags;      /* EVSIG_NOREF */
 };
 
 /* Drop an inherited table if the fork generation changed since its last
@@ -212,21 +236,24 @@ struct evsig__child *evsig__pidtab_lookup(pid_t pid);
 /* Make sure one more entry fits: 0 or -ENOMEM. After it succeeded,
  * evsig__pidtab_insert() cannot fail. */
 int evsig__pidtab_reserve(void);
-/* A zeroed entry for @pid (running, unwatched); only after a reserve. */
+/* A zeroed entry for @pid (running, unwatched, no pidfd); only after a
+ * reserve. */
 struct evsig__child *evsig__pidtab_insert(pid_t pid);
 /* Unlink @e from everything and free its slot. Pointers to entries stay
  * valid until the next insert. */
 void evsig__pidtab_remove(struct evsig__child *e);
 
-/* Result lists, one per value of ->watched, oldest exit first. */
-void evsig__pidtab_result_add(struct evsig__child *e);   /* just exited */
-/* Set @e's watched flag, moving it to the other list in exit order. */
-void evsig__pidtab_result_move(struct evsig__child *e, bool watched);
-struct evsig__child *evsig__pidtab_oldest(bool watched);
+/* Put @e on @l (NULL: on none), in exit order (->finished). */
+void evsig__pidtab_result_put(struct evsig__child *e, struct evsig__rlist *l);
+struct evsig__child *evsig__pidtab_oldest(const struct evsig__rlist *l);
 struct evsig__child *evsig__pidtab_newer(const struct evsig__child *e);
-/* Remove results older than @ttl seconds at @now, oldest first, stopping
- * at one whose late report is still pending. */
-void evsig__pidtab_prune(ev_tstamp now, double ttl);
+/* Remove the results of @l older than @ttl seconds at @now, oldest first,
+ * stopping at one whose late report is still pending. */
+void evsig__pidtab_prune(struct evsig__rlist *l, ev_tstamp now, double ttl);
+/* Call @fn for every entry (fork and reset paths); @fn may not insert or
+ * remove. */
+void evsig__pidtab_each(void (*fn)(struct evsig__child *e, void *arg),
+                        void *arg);
 
 /* catch.c -----------------------------------------------------------------
  *
@@ -269,6 +296,15 @@ struct evsig__claimset {
     struct evsig__claim *v[];
 };
 
+/* The pids of watched children, for the C handler to mark their SIGCHLDs
+ * (open addressing; 0 free, -1 a removed pid, read lock-free). Written by
+ * child.c under the lock. */
+struct evsig__pidset {
+    unsigned          cap;       /* a power of two */
+    unsigned          used;      /* pids and removed marks (writer only) */
+    _Atomic int32_t   slot[];
+};
+
 /* What a delivery nobody owned meets (the disposition the table stands
  * for), decided in the handler. */
 enum {
@@ -302,6 +338,11 @@ struct evsig__ring *evsig__catch_ring(int signum);
 struct evsig__wakeset *evsig__catch_set_wakes(struct evsig__wakeset *set);
 struct evsig__claimset *evsig__catch_set_claims(int signum,
                                                 struct evsig__claimset *set);
+struct evsig__pidset *evsig__catch_set_watched(struct evsig__pidset *set);
+
+/* Make a delivery of @info->signo as if caught (owners, ring, loops,
+ * wakeup byte); not signal context. */
+void evsig__catch_inject(const evsig_info *info);
 
 /* The wakeup fds (-1: none). @is_socket: write with MSG_NOSIGNAL;
  * @warn_on_full: note a byte that did not fit. */
@@ -340,26 +381,96 @@ bool evsig__disp_is_libev_or_ours(const struct sigaction *sa);
 /* Note libev's default loop if it appeared: re-assert evsig's SIGCHLD
  * handler over the one libev installed. */
 void evsig__disp_meet_default_loop(void);
+/* PIDFD: evsig owns SIGCHLD and no longer feeds libev's reaper (the
+ * caller holds a claim on SIGCHLD while it is on). */
+void evsig__disp_own_sigchld(bool on);
 void evsig__disp_reset(void);
 
 /* dispatch.c -------------------------------------------------------------- */
 
-/* Bind the table callback of @signum (not SIGCHLD) to @loop, replacing any
- * binding (on any loop); or remove it (@cb NULL). 0 or -ENOMEM (nothing
- * changed). */
-int evsig__dispatch_table(int signum, struct ev_loop *loop,
-                          evsig_handler cb, void *data);
+/* A watcher flag of evsig's own: its calls are not the user's (they do not
+ * end evsig_pause()). */
+#define EVSIG__INTERNAL 0x100
+
+/* Bind the table callback of @signum to @loop, replacing any binding (on
+ * any loop); or remove it (@cb NULL). @skip_watched (SIGCHLD, PIDFD): the
+ * SIGCHLDs of watched children are not its (child.c reports those). 0 or
+ * -ENOMEM (nothing changed). */
+int evsig__dispatch_table(int signum, struct ev_loop *loop, evsig_handler cb,
+                          void *data, bool skip_watched);
+/* For the SIGCHLD table binding with @skip_watched: true if the SIGCHLD
+ * of @pid is reported through a watch (a child watched after it exited,
+ * whose SIGCHLD came first). Set by child.c; lock held when called. */
+void evsig__dispatch_set_sigchld_filter(bool (*reported)(pid_t pid));
+/* evsig_watch() and evsig_unwatch() for evsig's own watchers (lock held;
+ * @flags may add EVSIG__INTERNAL). */
+int evsig__dispatch_watch(struct ev_loop *loop, evsig_watcher *w, int signum,
+                          evsig_handler cb, void *data, int flags);
+void evsig__dispatch_unwatch(evsig_watcher *w);
 /* Print what went wrong writing the wakeup fds, if anything (loop thread,
  * no lock needed). */
 void evsig__dispatch_report(void);
 void evsig__dispatch_reset(void);
 
+/* reaper-pidfd.c, reaper-waitpid.c ----------------------------------------
+ *
+ * The two ways child.c learns that a watched child exited, behind one
+ * table of operations. They report back through the hooks child.c gives
+ * them (a function pointer is not a call upward). Lock held; entry points
+ * that take a loop run on its thread. */
+
+struct evsig__reaper_hooks {
+    /* @pid exited and is reaped; @si from waitid() (si_uid, si_code, ...)
+     * or, when only the status is known, NULL. Runs user code (the lock is
+     * released meanwhile): returns false if evsig_reset() ran. */
+    bool (*reaped)(struct ev_loop *loop, pid_t pid, int status,
+                   const siginfo_t *si);
+    /* @pid's pidfd says it exited, but somebody else reaped it. May run
+     * user code too: returns false if evsig_reset() ran. */
+    bool (*vanished)(struct ev_loop *loop, pid_t pid);
+};
+
+struct evsig__reaper {
+    int  backend;                       /* EVSIG_CHILD_PIDFD or _LIBEV */
+    /* 0 if children may be watched on @loop, else -EINVAL. */
+    int  (*check_loop)(struct ev_loop *loop);
+    /* Make adopt() on @loop unable to fail: 0 or -ENOMEM. Before fork. */
+    int  (*prepare)(struct ev_loop *loop);
+    /* Watch @e (on e->loop); @pidfd: one the caller has (clone3), or -1.
+     * Cannot fail after prepare(): without a pidfd it falls back. */
+    void (*adopt)(struct evsig__child *e, int pidfd);
+    /* Stop watching @e; it stays the program's. */
+    void (*drop)(struct evsig__child *e);
+    /* Reap what is ready on @loop now (its thread). */
+    void (*poll)(struct ev_loop *loop);
+    int  (*kill)(const struct evsig__child *e, int sig);
+    /* In the child of evsig_fork*(): close what was inherited. */
+    void (*fork_child)(void);
+    void (*reset)(void);
+};
+
+void evsig__reaper_pidfd_init(const struct evsig__reaper_hooks *hooks);
+extern const struct evsig__reaper evsig__reaper_pidfd;
+/* Whether pidfds work here (probed once). */
+bool evsig__reaper_pidfd_available(void);
+/* Tests: act as if no pidfd could be had. */
+void evsig__reaper_pidfd_force_fallback(bool on);
+
+void evsig__reaper_libev_init(const struct evsig__reaper_hooks *hooks);
+extern const struct evsig__reaper evsig__reaper_libev;
+
 /* child.c ----------------------------------------------------------------- */
 
-/* The SIGCHLD table callback (cooperative), or NULL. */
-void evsig__child_set_sigchld_cb(evsig_handler cb, void *data);
-/* Start keeping children's results if libev's default loop exists. */
+/* The SIGCHLD table callback, or NULL, and the loop it is bound to. */
+void evsig__child_set_sigchld_cb(struct ev_loop *loop, evsig_handler cb,
+                                 void *data);
+/* The backend, resolving AUTO. */
+int evsig__child_resolve(void);
+/* Start keeping children's results (LIBEV: if libev's default loop
+ * exists). */
 void evsig__child_meet(void);
+/* Tests: the PIDFD backend acts as if no pidfd could be had. */
+void evsig__child_force_fallback(bool on);
 void evsig__child_reset(void);
 
 /* table.c ----------------------------------------------------------------- */

@@ -5,13 +5,14 @@
  * A hash table from pid to struct evsig__child: entries live in a slab
  * addressed by 32-bit index (so growing it with realloc() invalidates no
  * link), chained from a power-of-two bucket array. Exited children are
- * also on one of two doubly linked result lists in exit order, watched
- * children's and the others', so evsig_waitpid(-1) takes the oldest in O(1)
- * and pruning stops at the first fresh result.
+ * also on a doubly linked result list in exit order -- one per loop for
+ * the children watched there, one for the rest; the caller owns the heads
+ * -- so evsig_waitpid(-1) takes the oldest in O(1) and pruning stops at the
+ * first fresh result.
  *
  * Invariants: an entry with pid 0 is on the free list and on no other
- * list; an entry is on a result list iff it has exited, and on the list its
- * watched flag names, ordered by ->finished.
+ * list; an entry on a result list has ->rl pointing at it and is ordered
+ * there by ->finished.
  *
  * After a fork the child must forget the parent's table without touching
  * it (the fork path is measured in page faults): the table remembers the
@@ -19,8 +20,8 @@
  * newer generation throws it away in O(1).
  *
  * This file owns the data structure only; child.c decides what the
- * entries mean (watches, loop references, reporting). Context: the
- * default loop's thread.
+ * entries mean (watches, loop references, reporting). Context: lock held,
+ * any thread.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,22 +30,16 @@
 
 #define NIL UINT32_MAX
 
-struct rlist {
-    uint32_t head, tail;
-};
-
 static struct pidtab_state {
     unsigned              gen;       /* fork generation the data belongs to */
     struct evsig__child  *slab;
     uint32_t              nslab, capslab, free;
     uint32_t             *buckets;
     uint32_t              nbuckets, count;
-    struct rlist          results[2];   /* [watched]: exit order */
     struct evsig__child  *parent_slab;  /* a fork's inherited table */
     uint32_t             *parent_buckets;
 } tab = {
     .free = NIL,
-    .results = { { NIL, NIL }, { NIL, NIL } },
 };
 
 static void start_empty(void)
@@ -53,7 +48,6 @@ static void start_empty(void)
     tab.buckets = NULL;
     tab.nslab = tab.capslab = tab.nbuckets = tab.count = 0;
     tab.free = NIL;
-    tab.results[0] = tab.results[1] = (struct rlist){ NIL, NIL };
 }
 
 void evsig__pidtab_forget(void)
@@ -164,6 +158,7 @@ struct evsig__child *evsig__pidtab_insert(pid_t pid)
     memset(e, 0, sizeof(*e));
     e->pid = pid;
     e->rprev = e->rnext = NIL;
+    e->pidfd = -1;
     h = bucket_of(pid);
     e->next = tab.buckets[h];
     tab.buckets[h] = i;
@@ -173,8 +168,10 @@ struct evsig__child *evsig__pidtab_insert(pid_t pid)
 
 static void results_unlink(struct evsig__child *e)
 {
-    struct rlist *l = &tab.results[e->watched];
+    struct evsig__rlist *l = e->rl;
 
+    if (!l)
+        return;
     if (e->rprev != NIL)
         tab.slab[e->rprev].rnext = e->rnext;
     else
@@ -184,6 +181,7 @@ static void results_unlink(struct evsig__child *e)
     else
         l->tail = e->rprev;
     e->rprev = e->rnext = NIL;
+    e->rl = NULL;
 }
 
 void evsig__pidtab_remove(struct evsig__child *e)
@@ -191,8 +189,7 @@ void evsig__pidtab_remove(struct evsig__child *e)
     uint32_t i = index_of(e);
     uint32_t *p = &tab.buckets[bucket_of(e->pid)];
 
-    if (e->exited)
-        results_unlink(e);
+    results_unlink(e);
     while (*p != i)
         p = &tab.slab[*p].next;
     *p = e->next;
@@ -202,31 +199,18 @@ void evsig__pidtab_remove(struct evsig__child *e)
     tab.count--;
 }
 
-void evsig__pidtab_result_add(struct evsig__child *e)
+void evsig__pidtab_result_put(struct evsig__child *e, struct evsig__rlist *l)
 {
-    struct rlist *l = &tab.results[e->watched];
-    uint32_t i = index_of(e);
-
-    e->rprev = l->tail;
-    e->rnext = NIL;
-    if (l->tail != NIL)
-        tab.slab[l->tail].rnext = i;
-    else
-        l->head = i;
-    l->tail = i;
-}
-
-void evsig__pidtab_result_move(struct evsig__child *e, bool watched)
-{
-    struct rlist *l = &tab.results[watched];
     uint32_t i = index_of(e), before;
 
     results_unlink(e);
-    e->watched = watched;
-    /* Walk back from the newest: a late watch is usually of a recent exit. */
+    if (!l)
+        return;
+    /* Walk back from the newest: nearly always it goes at the end. */
     before = l->tail;
     while (before != NIL && tab.slab[before].finished > e->finished)
         before = tab.slab[before].rprev;
+    e->rl = l;
     e->rprev = before;
     e->rnext = before == NIL ? l->head : tab.slab[before].rnext;
     if (e->rnext != NIL)
@@ -239,9 +223,9 @@ void evsig__pidtab_result_move(struct evsig__child *e, bool watched)
         l->head = i;
 }
 
-struct evsig__child *evsig__pidtab_oldest(bool watched)
+struct evsig__child *evsig__pidtab_oldest(const struct evsig__rlist *l)
 {
-    return at(tab.results[watched].head);
+    return at(l->head);
 }
 
 struct evsig__child *evsig__pidtab_newer(const struct evsig__child *e)
@@ -249,13 +233,19 @@ struct evsig__child *evsig__pidtab_newer(const struct evsig__child *e)
     return at(e->rnext);
 }
 
-void evsig__pidtab_prune(ev_tstamp now, double ttl)
+void evsig__pidtab_prune(struct evsig__rlist *l, ev_tstamp now, double ttl)
 {
-    for (int watched = 0; watched < 2; watched++) {
-        struct evsig__child *e;
+    struct evsig__child *e;
 
-        while ((e = evsig__pidtab_oldest(watched)) &&
-               e->finished + ttl <= now && !e->late)
-            evsig__pidtab_remove(e);
-    }
+    while ((e = evsig__pidtab_oldest(l)) && e->finished + ttl <= now &&
+           !e->late)
+        evsig__pidtab_remove(e);
+}
+
+void evsig__pidtab_each(void (*fn)(struct evsig__child *e, void *arg),
+                        void *arg)
+{
+    for (uint32_t i = 0; i < tab.nslab; i++)
+        if (tab.slab[i].pid)
+            fn(&tab.slab[i], arg);
 }

@@ -54,7 +54,8 @@ static void unpack(const uint64_t w[EVSIG__WORDS],
                    struct evsig__delivery *out)
 {
     memset(&out->info, 0, sizeof(out->info));
-    out->info.signo = (int)(uint32_t)w[EVSIG__W_SIG];
+    out->info.signo = (int)(w[EVSIG__W_SIG] & EVSIG__W_SIG_SIGNO);
+    out->watched = (w[EVSIG__W_SIG] & EVSIG__W_SIG_WATCHED) != 0;
     out->info.code = (int)(uint32_t)(w[EVSIG__W_SIG] >> 32);
     out->info.pid = (pid_t)(uint32_t)w[EVSIG__W_PID];
     out->info.uid = (uid_t)(uint32_t)(w[EVSIG__W_PID] >> 32);
@@ -88,7 +89,7 @@ static int peek(struct evsig__ring *ring, uint64_t c, unsigned fgen,
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&slot->seq, memory_order_relaxed) != seq)
             return LAPPED;   /* overwritten while we copied */
-        if ((uint32_t)w[EVSIG__W_SIG] == 0)
+        if ((w[EVSIG__W_SIG] & EVSIG__W_SIG_SIGNO) == 0)
             return HOLE;
         unpack(w, out);
         return GOT;

@@ -9,7 +9,7 @@
  * callback's binding to its loop (dispatch.c, which calls it), what the
  * kernel gets when nothing holds the signal (disposition.c), and for
  * SIGCHLD, whose table is cooperative, the callback child.c calls per
- * watched child's exit.
+ * watched child's exit (see set_sigchld()).
  *
  * Setting the same handler, data and loop again is no change, so the
  * deliveries it owns stay owned (DESIGN §3.1).
@@ -82,20 +82,41 @@ static int kind_of(evsig_handler h)
            h == EVSIG_IGN ? EVSIG__TABLE_IGN : EVSIG__TABLE_CB;
 }
 
-/* SIGCHLD's callback is not a kernel handler: child.c calls it per exit
- * of a watched child. While one is set, evsig's C handler stays installed
- * for SIGCHLD, so that the wakeup fd gets its byte. */
-static void set_sigchld(evsig_handler handler, void *data)
+/*
+ * SIGCHLD's callback is cooperative: child.c calls it once per exit of a
+ * watched child, on that child's loop. With the PIDFD backend it also runs
+ * on its own loop for every SIGCHLD whose child was not watched when the
+ * signal was received (nobody else reports those): then it is bound to
+ * its loop like any table callback, told to skip watched children. With
+ * LIBEV it only holds a claim, so that evsig's C handler stays installed
+ * for SIGCHLD and the wakeup fd gets its byte.
+ */
+static int set_sigchld(struct ev_loop *loop, evsig_handler handler,
+                       void *data)
 {
     bool was = table.sig[SIGCHLD].set && is_cb(table.sig[SIGCHLD].handler);
+    int r;
 
-    evsig__disp_set_table(SIGCHLD, kind_of(handler));
-    evsig__child_set_sigchld_cb(is_cb(handler) ? handler : NULL, data);
-    if (is_cb(handler) && !was)
-        evsig__disp_claim(SIGCHLD);
-    else if (!is_cb(handler) && was)
-        evsig__disp_release(SIGCHLD);
+    if (evsig__child_resolve() == EVSIG_CHILD_PIDFD) {
+        if (is_cb(handler)) {
+            r = evsig__dispatch_table(SIGCHLD, loop, handler, data, true);
+            if (r < 0)
+                return r;
+            evsig__disp_set_table(SIGCHLD, EVSIG__TABLE_CB);
+        } else {
+            evsig__disp_set_table(SIGCHLD, kind_of(handler));
+            (void)evsig__dispatch_table(SIGCHLD, NULL, NULL, NULL, false);
+        }
+    } else {
+        evsig__disp_set_table(SIGCHLD, kind_of(handler));
+        if (is_cb(handler) && !was)
+            evsig__disp_claim(SIGCHLD);
+        else if (!is_cb(handler) && was)
+            evsig__disp_release(SIGCHLD);
+    }
+    evsig__child_set_sigchld_cb(loop, is_cb(handler) ? handler : NULL, data);
     evsig__child_meet();
+    return 0;
 }
 
 EVSIG_PUBLIC int evsig_signal(struct ev_loop *loop, int signum,
@@ -121,7 +142,9 @@ EVSIG_PUBLIC int evsig_signal(struct ev_loop *loop, int signum,
 
     evsig__lock(&saved);
     evsig__disp_meet_default_loop();
+    /* LIBEV reaps on libev's default loop only. */
     if (is_cb(handler) && signum == SIGCHLD &&
+        evsig__child_resolve() == EVSIG_CHILD_LIBEV &&
         loop != evsig__core_default_loop()) {
         r = -EINVAL;
         goto out;
@@ -133,11 +156,13 @@ EVSIG_PUBLIC int evsig_signal(struct ev_loop *loop, int signum,
         goto done;   /* no change: its deliveries stay owned */
 
     if (signum == SIGCHLD) {
-        set_sigchld(handler, data);
+        r = set_sigchld(loop, handler, data);
+        if (r < 0)
+            goto out;
     } else if (is_cb(handler)) {
         /* Bind first (the claim it takes installs the C handler with the
          * old table's fallback), then record the table. */
-        r = evsig__dispatch_table(signum, loop, handler, data);
+        r = evsig__dispatch_table(signum, loop, handler, data, false);
         if (r < 0)
             goto out;
         evsig__disp_set_table(signum, EVSIG__TABLE_CB);
@@ -145,7 +170,7 @@ EVSIG_PUBLIC int evsig_signal(struct ev_loop *loop, int signum,
         /* Fallback first, so a delivery that finds no owner once the
          * binding is gone already meets the new disposition. */
         evsig__disp_set_table(signum, kind_of(handler));
-        (void)evsig__dispatch_table(signum, NULL, NULL, NULL);
+        (void)evsig__dispatch_table(signum, NULL, NULL, NULL, false);
     }
     t->set = true;
     t->handler = handler;

@@ -4,21 +4,19 @@
  * cooperative SIGCHLD entry of the handler table (§3.1, "SIGCHLD is
  * cooperative").
  *
- * How the tests synchronise with their children, never with sleep():
- * - a child that must outlive a step blocks reading a "gate", a pipe whose
- *   write end only the parent holds; closing it (gate_open()) lets the
- *   child run on and exit. Every child closes every gate end but its own
- *   read end at once, or a sibling would hold a gate shut;
- * - the parent waits by running the loop (TU_RUN_UNTIL, capped by a timer)
- *   or through evsig_waitpid(), and always reaps what it forked.
- * Forked children never call cmocka: they report through their exit code
- * (TU_CHILD_CHECK exits 99 and says where on stderr).
+ * How the tests synchronise with their children (gates, capped loop runs,
+ * never sleep()) is described in child-util.h. Forked children never call
+ * cmocka: they report through their exit code (TU_CHILD_CHECK exits 99
+ * and says where on stderr).
  */
 #define _GNU_SOURCE   /* pipe2() */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,252 +35,7 @@
 
 #include "evsig.h"
 #include "test-util.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* --- gates: pipes a child blocks on until the parent closes them --------- */
-
-struct gate {
-    int rd, wr;
-};
-
-static struct gate gates[16];
-static size_t ngates;
-
-static struct gate *gate_new(void)
-{
-    int fds[2];
-
-    assert_true(ngates < ARRAY_SIZE(gates));
-    assert_succeeds(pipe2(fds, O_CLOEXEC));   /* blocking: children read() */
-    gates[ngates] = (struct gate){ fds[0], fds[1] };
-    return &gates[ngates++];
-}
-
-/* Let the child blocked on @g run on. */
-static void gate_open(struct gate *g)
-{
-    if (g->wr >= 0)
-        close(g->wr);
-    g->wr = -1;
-}
-
-static void gates_close_all(void)
-{
-    for (size_t i = 0; i < ngates; i++) {
-        if (gates[i].rd >= 0)
-            close(gates[i].rd);
-        if (gates[i].wr >= 0)
-            close(gates[i].wr);
-    }
-    ngates = 0;
-}
-
-/*
- * First thing in every forked child: take back cmocka's fault handlers
- * (they would longjmp into the child's copy of the test runner), give
- * SIGTERM its default action, and close every gate end but @keep's read
- * end (NULL: keep none).
- */
-static void child_begin(const struct gate *keep)
-{
-    static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS,
-                                  SIGTERM };
-
-    for (size_t i = 0; i < ARRAY_SIZE(faults); i++)
-        signal(faults[i], SIG_DFL);
-    for (size_t i = 0; i < ngates; i++) {
-        if (gates[i].wr >= 0)
-            close(gates[i].wr);
-        if (gates[i].rd >= 0 && (!keep || gates[i].rd != keep->rd))
-            close(gates[i].rd);
-    }
-}
-
-/* In a child: block until the parent opens @g. */
-static void child_wait_gate(const struct gate *g)
-{
-    char c;
-
-    while (read(g->rd, &c, 1) < 0 && errno == EINTR)
-        ;
-}
-
-/* evsig_fork_and_watch() a child that exits with @code, at once or, with
- * @g, once the parent opens that gate. Returns its pid, in the parent. */
-static pid_t watch_exiting(struct ev_loop *loop, evsig_child_cb cb, void *data,
-                           int flags, const struct gate *g, int code)
-{
-    pid_t pid = assert_succeeds(evsig_fork_and_watch(loop, cb, data, flags));
-
-    if (pid == 0) {
-        child_begin(g);
-        if (g)
-            child_wait_gate(g);
-        _exit(code);
-    }
-    return pid;
-}
-
-/* For tu_fork(): a raw fork() child that waits on a gate, then exits 0. */
-static void raw_wait_gate_main(void *arg)
-{
-    child_begin(arg);
-    child_wait_gate(arg);
-    _exit(0);
-}
-
-/* For tu_fork(): the same, but it gives up waiting after 1.5 s, so that a
- * parent stuck in a blocking waitpid() fails its test instead of hanging. */
-static void raw_wait_gate_a_while_main(void *arg)
-{
-    const struct gate *g = arg;
-    struct pollfd pfd = { .fd = g->rd, .events = POLLIN };
-
-    child_begin(g);
-    while (poll(&pfd, 1, 1500) < 0 && errno == EINTR)
-        ;
-    _exit(0);
-}
-
-/* For tu_fork(): a raw fork() child that exits at once with (int)arg. */
-static void raw_exit_main(void *arg)
-{
-    _exit((int)(intptr_t)arg);
-}
-
-/* --- what the callbacks saw ---------------------------------------------- */
-
-/* A global clock, so tests can check the order of different callbacks. */
-static int seq;
-
-struct exit_rec {
-    int   calls;
-    pid_t pid;
-    int   status;
-    int   seq;
-};
-
-static void rec_cb(struct ev_loop *loop, pid_t pid, int status, void *data)
-{
-    struct exit_rec *r = data;
-
-    (void)loop;
-    r->calls++;
-    r->pid = pid;
-    r->status = status;
-    r->seq = ++seq;
-}
-
-/* What the SIGCHLD table handler saw. */
-struct chld_log {
-    int        calls;
-    evsig_info info[16];
-    int        seq[16];
-};
-
-static void chld_handler(struct ev_loop *loop, const evsig_info *info,
-                         void *data)
-{
-    struct chld_log *l = data;
-
-    (void)loop;
-    if ((size_t)l->calls < ARRAY_SIZE(l->info)) {
-        l->info[l->calls] = *info;
-        l->seq[l->calls] = ++seq;
-    }
-    l->calls++;
-}
-
-/* The log entry for @pid, or NULL; asserts it appears at most once. */
-static const evsig_info *chld_find(const struct chld_log *l, pid_t pid,
-                                   int *seq_out)
-{
-    const evsig_info *found = NULL;
-
-    for (int i = 0; i < l->calls && (size_t)i < ARRAY_SIZE(l->info); i++) {
-        if (l->info[i].pid == pid) {
-            assert_null(found);   /* once per exit */
-            found = &l->info[i];
-            if (seq_out)
-                *seq_out = l->seq[i];
-        }
-    }
-    return found;
-}
-
-struct counter {
-    int        calls;
-    evsig_info last;
-};
-
-static void count_cb(struct ev_loop *loop, const evsig_info *info, void *data)
-{
-    struct counter *c = data;
-
-    (void)loop;
-    c->calls++;
-    c->last = *info;
-}
-
-static void assert_exited(int status, int code)
-{
-    char buf[64];
-
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != code) {
-        print_error("status: %s, expected exited %d%s\n",
-                    tu_describe_status(status, buf, sizeof(buf)), code,
-                    WIFEXITED(status) && WEXITSTATUS(status) == TU_CHILD_FAILED
-                        ? " (a TU_CHILD_CHECK failed, see stderr)" : "");
-        fail();
-    }
-}
-
-static void assert_killed_by(int status, int sig)
-{
-    char buf[64];
-
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != sig) {
-        print_error("status: %s, expected killed by signal %d\n",
-                    tu_describe_status(status, buf, sizeof(buf)), sig);
-        fail();
-    }
-}
-
-/* The kernel has already reaped @pid for somebody (libev): it is no longer
- * our child, not even a zombie. Nothing is reaped here. */
-static bool gone(pid_t pid)
-{
-    siginfo_t si;
-
-    memset(&si, 0, sizeof(si));
-    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
-           errno == ECHILD;
-}
-
-/* Still running: neither exited nor reaped. */
-static bool running(pid_t pid)
-{
-    siginfo_t si;
-
-    memset(&si, 0, sizeof(si));
-    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-           si.si_pid == 0;
-}
-
-/* Block, without running the loop, until @pid has exited (a zombie). */
-static void wait_zombie(pid_t pid)
-{
-    siginfo_t si;
-    int r;
-
-    memset(&si, 0, sizeof(si));
-    while ((r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT)) < 0 &&
-           errno == EINTR)
-        ;
-    assert_int_equal(r, 0);
-    assert_int_equal(si.si_pid, pid);
-}
+#include "child-util.h"
 
 /* evsig keeps results from its first child-API call on (DESIGN.md §3.3):
  * make that call, with no child around. */
@@ -290,145 +45,63 @@ static void start_keeping_results(struct ev_loop *loop)
     assert_fails_with(evsig_waitpid(loop, -1, NULL, WNOHANG), ECHILD);
 }
 
-/* The kernel's SIGCHLD disposition while children are watched: libev's
- * reaping handler (or evsig's), never SIG_IGN (the kernel would discard
- * exit statuses), never SIG_DFL (nobody would reap), no SA_NOCLDWAIT. */
-static void assert_kernel_sigchld_reaps(void)
+/* Never, with either backend: SIG_IGN or SA_NOCLDWAIT for SIGCHLD (the
+ * kernel would discard exit statuses; a pidfd's waitid() would find
+ * nothing). */
+static void assert_kernel_keeps_sigchld_statuses(void)
 {
     struct sigaction sa;
 
     assert_int_equal(sigaction(SIGCHLD, NULL, &sa), 0);
-    if (!(sa.sa_flags & SA_SIGINFO)) {
+    if (!(sa.sa_flags & SA_SIGINFO))
         assert_ptr_not_equal((void *)sa.sa_handler, (void *)SIG_IGN);
-        assert_ptr_not_equal((void *)sa.sa_handler, (void *)SIG_DFL);
-    }
     assert_false(sa.sa_flags & SA_NOCLDWAIT);
 }
 
-/* --- timers, from a static pool (a failed assertion leaves the test by
- *     longjmp(); the fixture stops what is still running) ---------------- */
-
-struct shot {
-    ev_timer        timer;
-    struct ev_loop *loop;
-    bool            in_use;
-    int             fired;
-    struct gate    *gate;     /* opened when it fires, if set */
-};
-
-static struct shot shots[8];
-
-/* After @after seconds (then every @repeat), count and open @g if set. */
-static struct shot *shot_start(struct ev_loop *loop, double after,
-                               double repeat, struct gate *g);
-
-static void shot_cb(struct ev_loop *loop, ev_timer *t, int revents)
+/* The kernel's SIGCHLD disposition while evsig must catch SIGCHLD, with
+ * either backend (children are watched, or the table holds a callback):
+ * a handler, libev's or evsig's; never SIG_DFL (under LIBEV nobody would
+ * reap; under PIDFD an unwatched child's SIGCHLD would not reach the
+ * table, nor a wakeup fd its byte), nor what the function above excludes. */
+static void assert_kernel_catches_sigchld(void)
 {
-    struct shot *s = (struct shot *)t;
+    struct sigaction sa;
 
-    (void)loop;
-    (void)revents;
-    s->fired++;
-    if (s->gate)
-        gate_open(s->gate);
+    assert_kernel_keeps_sigchld_statuses();
+    assert_int_equal(sigaction(SIGCHLD, NULL, &sa), 0);
+    if (!(sa.sa_flags & SA_SIGINFO))
+        assert_ptr_not_equal((void *)sa.sa_handler, (void *)SIG_DFL);
 }
 
-static struct shot *shot_start(struct ev_loop *loop, double after,
-                               double repeat, struct gate *g)
+/* With no child watched and EVSIG_IGN/EVSIG_DFL in the table: under LIBEV
+ * libev's reaper must stay in place (it reaps for the default loop, and
+ * evsig keeps results from its first child call on); under PIDFD nothing
+ * needs catching then, but statuses must still be kept. */
+static void assert_kernel_sigchld_idle(void)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(shots); i++) {
-        struct shot *s = &shots[i];
+    if (child_backend() == EVSIG_CHILD_LIBEV)
+        assert_kernel_catches_sigchld();
+    else
+        assert_kernel_keeps_sigchld_statuses();
+}
 
-        if (!s->in_use) {
-            memset(s, 0, sizeof(*s));
-            s->in_use = true;
-            s->loop = loop;
-            s->gate = g;
-            ev_now_update(loop);
-            ev_timer_init(&s->timer, shot_cb, after, repeat);
-            ev_timer_start(loop, &s->timer);
-            return s;
-        }
+/*
+ * Let @loop meet an unwatched child's exit as its backend does. LIBEV:
+ * libev's SIGCHLD watcher reaps every child, so run the loop until @pid is
+ * gone (its result is kept). PIDFD: nobody reaps an unwatched child, so
+ * once @pid has exited the loop runs a while and @pid must still be a
+ * zombie. Either way evsig_waitpid(@pid) then gets its status.
+ */
+static void let_the_loop_meet_an_unwatched_exit(struct ev_loop *loop, pid_t pid)
+{
+    if (child_backend() == EVSIG_CHILD_LIBEV) {
+        assert_true(TU_RUN_UNTIL(loop, gone(pid), 5.0));
+        return;
     }
-    fail_msg("shot pool exhausted");
-    return NULL;
-}
-
-static void shot_stop(struct shot *s)
-{
-    ev_timer_stop(s->loop, &s->timer);
-    s->in_use = false;
-}
-
-/* A watchdog that does not keep ev_run() alive: it ends a run that should
- * have returned by itself. */
-struct watchdog {
-    ev_timer timer;
-    bool     fired;
-};
-
-static void watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    (void)revents;
-    ((struct watchdog *)t)->fired = true;
-    ev_break(loop, EVBREAK_ALL);
-}
-
-static void watchdog_start(struct watchdog *w, struct ev_loop *loop,
-                           double after)
-{
-    w->fired = false;
-    ev_now_update(loop);
-    ev_timer_init(&w->timer, watchdog_cb, after, 0.);
-    ev_timer_start(loop, &w->timer);
-    ev_unref(loop);
-}
-
-static void watchdog_stop(struct watchdog *w, struct ev_loop *loop)
-{
-    if (ev_is_active(&w->timer)) {
-        ev_ref(loop);
-        ev_timer_stop(loop, &w->timer);
-    }
-}
-
-/* ev_run(loop, 0), bounded: returns the seconds it took, or -1 if the
- * watchdog had to end it after @cap seconds. */
-static double run_bounded(struct ev_loop *loop, double cap)
-{
-    struct watchdog wd;
-    double t0 = ev_time();
-
-    watchdog_start(&wd, loop, cap);
-    ev_run(loop, 0);
-    watchdog_stop(&wd, loop);
-    return wd.fired ? -1. : ev_time() - t0;
-}
-
-/* --- fixtures ------------------------------------------------------------ */
-
-static struct ev_loop *other_loop;   /* ev_loop_new(), destroyed by teardown */
-
-static int child_setup(void **state)
-{
-    seq = 0;
-    ngates = 0;
-    other_loop = NULL;
-    return tu_setup(state);
-}
-
-static int child_teardown(void **state)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(shots); i++) {
-        if (shots[i].in_use)
-            ev_timer_stop(shots[i].loop, &shots[i].timer);
-        shots[i].in_use = false;
-    }
-    gates_close_all();
-    if (other_loop)
-        ev_loop_destroy(other_loop);
-    other_loop = NULL;
-    return tu_teardown(state);
+    wait_zombie(pid);
+    if (TU_RUN_UNTIL(loop, !zombie(pid), 0.1))
+        fail_msg("unwatched child %d was reaped behind the program's back "
+                 "(PIDFD: nobody reaps a child it does not watch)", (int)pid);
 }
 
 /* ======================================================================== *
@@ -531,7 +204,7 @@ static void test_getsignal_sigchld_reports_what_evsig_signal_set(void **unused)
     assert_succeeds(evsig_getsignal(SIGCHLD, &act));
     assert_ptr_equal((void *)act.handler, (void *)chld_handler);
     assert_ptr_equal(act.data, &log);
-    assert_kernel_sigchld_reaps();
+    assert_kernel_catches_sigchld();
 
     assert_succeeds(evsig_signal(NULL, SIGCHLD, EVSIG_IGN, NULL, &old));
     assert_ptr_equal((void *)old.handler, (void *)chld_handler);
@@ -539,13 +212,13 @@ static void test_getsignal_sigchld_reports_what_evsig_signal_set(void **unused)
     assert_succeeds(evsig_getsignal(SIGCHLD, &act));
     assert_ptr_equal((void *)act.handler, (void *)EVSIG_IGN);
     assert_null(act.data);
-    assert_kernel_sigchld_reaps();
+    assert_kernel_sigchld_idle();
 
     assert_succeeds(evsig_signal(NULL, SIGCHLD, EVSIG_DFL, NULL, &old));
     assert_ptr_equal((void *)old.handler, (void *)EVSIG_IGN);
     assert_succeeds(evsig_getsignal(SIGCHLD, &act));
     assert_ptr_equal((void *)act.handler, (void *)EVSIG_DFL);
-    assert_kernel_sigchld_reaps();
+    assert_kernel_sigchld_idle();
 
     /* Putting back what *old held works for the cooperative entry too. */
     assert_succeeds(evsig_signal(loop, SIGCHLD, chld_handler, &log, NULL));
@@ -654,6 +327,8 @@ static void test_the_sigchld_table_handler_does_not_run_for_a_child_nobody_watch
     int status;
 
     (void)unused;
+    SKIP_UNLESS_BACKEND(EVSIG_CHILD_LIBEV, "the table handler runs once for "
+                        "an unwatched child's SIGCHLD (test-child-pidfd.c)");
     assert_succeeds(evsig_signal(loop, SIGCHLD, chld_handler, &log, NULL));
     pid = tu_fork(raw_exit_main, (void *)(intptr_t)6);
     assert_true(TU_RUN_UNTIL(loop, gone(pid), 5.0));
@@ -683,10 +358,10 @@ static void check_sigchld_disposition_keeps_watching(evsig_handler disp)
     assert_succeeds(evsig_signal(loop, SIGCHLD, disp, NULL, NULL));
     assert_succeeds(evsig_getsignal(SIGCHLD, &act));
     assert_ptr_equal((void *)act.handler, (void *)disp);
-    assert_kernel_sigchld_reaps();
+    assert_kernel_catches_sigchld();
 
     p2 = watch_exiting(loop, rec_cb, &r2, 0, g2, 5);
-    assert_kernel_sigchld_reaps();
+    assert_kernel_catches_sigchld();
 
     gate_open(g1);
     assert_true(TU_RUN_UNTIL(loop, r1.calls > 0, 5.0));
@@ -700,7 +375,7 @@ static void check_sigchld_disposition_keeps_watching(evsig_handler disp)
     assert_exited(status, 5);
     assert_int_equal(r2.calls, 1);
     assert_int_equal(log.calls, 0);   /* the handler was replaced */
-    assert_kernel_sigchld_reaps();
+    assert_kernel_sigchld_idle();
     assert_int_equal(tu_count_children(), 0);
 }
 
@@ -1136,38 +811,12 @@ static void test_a_signal_caught_before_evsig_fork_is_dispatched_in_the_parent_o
     assert_int_equal(n.calls, 1);
 }
 
-/* The master's output, read on the loop. */
-struct pty_reader {
-    ev_io  io;
-    char   buf[512];
-    size_t len;
-    bool   eof;
-};
-
-static void pty_read_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-    struct pty_reader *r = (struct pty_reader *)w;
-    ssize_t n;
-
-    (void)revents;
-    n = read(w->fd, r->buf + r->len, sizeof(r->buf) - 1 - r->len);
-    if (n > 0) {
-        r->len += (size_t)n;
-        r->buf[r->len] = '\0';
-    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        r->eof = true;
-        ev_io_stop(loop, w);
-    }
-    if (r->len == sizeof(r->buf) - 1)
-        ev_io_stop(loop, w);
-}
-
 static void test_forkpty_and_watch_output_is_read_from_the_close_on_exec_master(void **unused)
 {
     struct ev_loop *loop = tu_default_loop();
     struct exit_rec rec = { 0 };
     struct gate *g = gate_new();
-    struct pty_reader rd;
+    struct child_pty_reader rd;
     int master = -1, status = -1, fl;
     pid_t pid;
 
@@ -1191,7 +840,7 @@ static void test_forkpty_and_watch_output_is_read_from_the_close_on_exec_master(
 
     memset(&rd, 0, sizeof(rd));
     assert_succeeds(fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK));
-    ev_io_init(&rd.io, pty_read_cb, master, EV_READ);
+    ev_io_init(&rd.io, child_pty_read_cb, master, EV_READ);
     ev_io_start(loop, &rd.io);
     /* The tty turns "\n" into "\r\n". */
     bool got = TU_RUN_UNTIL(loop, strstr(rd.buf, "stdout=1\r\n") || rd.eof, 5.0);
@@ -1214,7 +863,9 @@ static void test_forkpty_and_watch_output_is_read_from_the_close_on_exec_master(
  * Children reaped behind the program's back, late watches, unwatch
  * ======================================================================== */
 
-static void test_waitpid_reports_a_raw_fork_child_libev_reaped_with_its_status(void **unused)
+/* LIBEV: libev reaped the child behind the program's back, evsig kept its
+ * result. PIDFD: nobody reaped it; evsig_waitpid() does. */
+static void test_waitpid_reports_an_unwatched_raw_fork_childs_status_by_pid_and_through_minus_one(void **unused)
 {
     struct ev_loop *loop = tu_default_loop();
     int status = -1;
@@ -1223,15 +874,15 @@ static void test_waitpid_reports_a_raw_fork_child_libev_reaped_with_its_status(v
     (void)unused;
     start_keeping_results(loop);
     pid = tu_fork(raw_exit_main, (void *)(intptr_t)21);
-    assert_true(TU_RUN_UNTIL(loop, gone(pid), 5.0));   /* libev reaped it */
+    let_the_loop_meet_an_unwatched_exit(loop, pid);
     assert_int_equal(evsig_waitpid(loop, pid, &status, 0), pid);
     assert_exited(status, 21);
     assert_fails_with(evsig_waitpid(loop, pid, &status, WNOHANG), ECHILD);
 
     /* The same through pid -1 (no watched children: the oldest kept result
-     * of an unwatched one). */
+     * of an unwatched one, or a child that no loop watches). */
     pid = tu_fork(raw_exit_main, (void *)(intptr_t)22);
-    assert_true(TU_RUN_UNTIL(loop, gone(pid), 5.0));
+    let_the_loop_meet_an_unwatched_exit(loop, pid);
     assert_int_equal(evsig_waitpid(loop, -1, &status, WNOHANG), pid);
     assert_exited(status, 22);
     assert_fails_with(evsig_waitpid(loop, -1, &status, WNOHANG), ECHILD);
@@ -1245,6 +896,9 @@ static void test_a_late_watch_of_a_child_libev_reaped_calls_back_on_the_next_ite
     pid_t pid;
 
     (void)unused;
+    SKIP_UNLESS_BACKEND(EVSIG_CHILD_LIBEV, "nobody reaps an unwatched child; "
+                        "a late watch of a zombie is reported from its pidfd "
+                        "(test_a_watch_of_a_child_that_already_exited_...)");
     start_keeping_results(loop);
     pid = tu_fork(raw_exit_main, (void *)(intptr_t)24);
     assert_true(TU_RUN_UNTIL(loop, gone(pid), 5.0));
@@ -1275,6 +929,9 @@ static void test_late_watches_keep_results_in_exit_order(void **unused)
     pid_t a, b, c, d;
 
     (void)unused;
+    SKIP_UNLESS_BACKEND(EVSIG_CHILD_LIBEV, "no result is kept for an "
+                        "unwatched child (nobody reaps it), so there is no "
+                        "exit order to keep");
     start_keeping_results(loop);
     a = tu_fork(raw_exit_main, (void *)(intptr_t)51);        /* unwatched */
     assert_true(TU_RUN_UNTIL(loop, gone(a), 5.0));
@@ -1313,6 +970,8 @@ static void test_a_late_watch_keeps_a_result_past_its_ttl_until_reported(void **
     pid_t pid;
 
     (void)unused;
+    SKIP_UNLESS_BACKEND(EVSIG_CHILD_LIBEV, "no result is kept for an "
+                        "unwatched child (nobody reaps it), so none expires");
     start_keeping_results(loop);
     assert_succeeds(evsig_child_set_result_ttl(0.1));
     pid = tu_fork(raw_exit_main, (void *)(intptr_t)55);
@@ -1329,12 +988,16 @@ static void test_a_late_watch_keeps_a_result_past_its_ttl_until_reported(void **
     assert_exited(rec.status, 55);
 }
 
+/* The exit of an unwatched child: LIBEV reaps it and keeps its result,
+ * without a table call; PIDFD leaves it to the program (a zombie) and its
+ * SIGCHLD, an unwatched child's now, reaches the table handler once. */
 static void test_unwatch_stops_the_callback_and_the_result_stays_collectable(void **unused)
 {
     struct ev_loop *loop = tu_default_loop();
     struct exit_rec rec = { 0 };
     struct chld_log log = { 0 };
     struct gate *g = gate_new();
+    const evsig_info *info;
     int status = -1;
     double took;
     pid_t pid;
@@ -1343,7 +1006,7 @@ static void test_unwatch_stops_the_callback_and_the_result_stays_collectable(voi
     assert_succeeds(evsig_signal(loop, SIGCHLD, chld_handler, &log, NULL));
     pid = watch_exiting(loop, rec_cb, &rec, 0, g, 25);
     assert_succeeds(evsig_child_unwatch(loop, pid));
-    assert_fails_with(evsig_child_unwatch(loop, pid), ECHILD);
+    assert_succeeds(evsig_child_unwatch(loop, pid));   /* idempotent */
 
     /* The watch held ev_run() alive; now nothing does. */
     took = run_bounded(loop, 3.0);
@@ -1351,12 +1014,26 @@ static void test_unwatch_stops_the_callback_and_the_result_stays_collectable(voi
     assert_true(running(pid));
 
     gate_open(g);
-    assert_true(TU_RUN_UNTIL(loop, gone(pid), 5.0));
-    assert_false(TU_RUN_UNTIL(loop, rec.calls || log.calls, 0.1));
+    if (child_backend() == EVSIG_CHILD_LIBEV) {
+        assert_true(TU_RUN_UNTIL(loop, gone(pid), 5.0));
+        assert_false(TU_RUN_UNTIL(loop, rec.calls || log.calls, 0.1));
+        assert_int_equal(log.calls, 0);
+    } else {
+        wait_zombie(pid);
+        assert_true(TU_RUN_UNTIL(loop, log.calls > 0, 5.0));
+        assert_false(TU_RUN_UNTIL(loop, rec.calls || log.calls > 1, 0.1));
+        assert_true(zombie(pid));   /* evsig did not reap it */
+        info = chld_find(&log, pid, NULL);
+        assert_non_null(info);
+        assert_int_equal(info->signo, SIGCHLD);
+        assert_int_equal(info->code, CLD_EXITED);
+        assert_exited(info->status, 25);
+        assert_ptr_equal(log.loop[0], loop);
+    }
     assert_int_equal(evsig_waitpid(loop, pid, &status, 0), pid);
     assert_exited(status, 25);
     assert_int_equal(rec.calls, 0);
-    assert_int_equal(log.calls, 0);
+    assert_succeeds(evsig_child_unwatch(loop, pid));   /* still 0 */
 }
 
 /* ======================================================================== *
@@ -1478,30 +1155,16 @@ static void test_kill_of_a_reaped_watched_child_fails_with_esrch(void **unused)
     assert_exited(status, 29);
 
     /* The same for a child nobody watched whose result libev's reaping
-     * left: evsig knows it is gone. */
+     * left: evsig knows it is gone. (PIDFD: nobody reaps an unwatched
+     * child, it stays a zombie that kill() may signal harmlessly.) */
+    if (child_backend() != EVSIG_CHILD_LIBEV)
+        return;
     pid = tu_fork(raw_exit_main, (void *)(intptr_t)29);
     assert_true(TU_RUN_UNTIL(loop, gone(pid), 5.0));
     assert_fails_with(evsig_kill(loop, pid, 0), ESRCH);
     assert_fails_with(evsig_kill(loop, pid, SIGTERM), ESRCH);
     assert_int_equal(evsig_waitpid(loop, pid, &status, WNOHANG), pid);
     assert_exited(status, 29);
-}
-
-/* Fork a raw child that waits on @g, with pid @want if the kernel lets us
- * choose (ns_last_pid, root only). Returns its pid, whatever it is. */
-static pid_t fork_at_pid(pid_t want, struct gate *g)
-{
-    char buf[32];
-    int fd, len;
-
-    fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        len = snprintf(buf, sizeof(buf), "%d", (int)want - 1);
-        /* If not allowed, the fork gets whatever pid comes. */
-        (void)!write(fd, buf, (size_t)len);
-        close(fd);
-    }
-    return tu_fork(raw_wait_gate_main, g);
 }
 
 static void test_kill_never_signals_a_process_that_reused_a_reaped_watched_childs_pid(void **unused)
@@ -1571,18 +1234,55 @@ static void test_a_pid_reused_by_an_unwatched_child_never_runs_the_old_childs_ca
         print_message("cannot choose a pid here (needs root): skipped\n");
         skip();
     }
-    /* The old child's result is kept, uncollected, when the new process
-     * holding its pid exits and libev reaps it. */
     gate_open(g);
-    assert_true(TU_RUN_UNTIL(loop, gone(reuser), 5.0));
-    assert_false(TU_RUN_UNTIL(loop, rec.calls > 1 || log.calls > 1, 0.1));
+    if (child_backend() == EVSIG_CHILD_LIBEV) {
+        /* The old child's result is kept, uncollected, when the new
+         * process holding its pid exits and libev reaps it. */
+        assert_true(TU_RUN_UNTIL(loop, gone(reuser), 5.0));
+        assert_false(TU_RUN_UNTIL(loop, rec.calls > 1 || log.calls > 1, 0.1));
+        assert_int_equal(rec.calls, 1);
+        assert_int_equal(log.calls, 1);
+        /* One of the two statuses is handed out for that pid, once. */
+        assert_int_equal(evsig_waitpid(loop, pid, &status, WNOHANG), pid);
+        assert_true(WIFEXITED(status) &&
+                    (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 47));
+        assert_false(TU_RUN_UNTIL(loop, rec.calls > 1 || log.calls > 1, 0.05));
+        return;
+    }
+    /* PIDFD: nobody reaps the new process. Its SIGCHLD is an unwatched
+     * child's: the table handler runs once more for it, the old child's
+     * callback never. */
+    wait_zombie(reuser);
+    assert_true(TU_RUN_UNTIL(loop, chld_count(&log, pid) > 1, 5.0));
+    assert_false(TU_RUN_UNTIL(loop, rec.calls > 1 || chld_count(&log, pid) > 2, 0.1));
     assert_int_equal(rec.calls, 1);
-    assert_int_equal(log.calls, 1);
-    /* One of the two statuses is handed out for that pid, once. */
+    assert_int_equal(chld_count(&log, pid), 2);
+    assert_true(zombie(reuser));
+    /* Both statuses are handed out for that pid, each once, in either
+     * order; never ECHILD while the zombie is there. */
     assert_int_equal(evsig_waitpid(loop, pid, &status, WNOHANG), pid);
-    assert_true(WIFEXITED(status) &&
-                (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 47));
-    assert_false(TU_RUN_UNTIL(loop, rec.calls > 1 || log.calls > 1, 0.05));
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 47) {
+        assert_true(zombie(reuser));
+        assert_int_equal(evsig_waitpid(loop, pid, &status, WNOHANG), pid);
+        assert_exited(status, 0);
+    } else {
+        pid_t r;
+
+        assert_exited(status, 0);
+        /* The zombie went first: the old result is handed out now, or
+         * it was replaced (as the header says for LIBEV). */
+        r = evsig_waitpid(loop, pid, &status, WNOHANG);
+        if (r == -1)
+            assert_int_equal(errno, ECHILD);
+        else {
+            assert_int_equal(r, pid);
+            assert_exited(status, 47);
+        }
+    }
+    assert_false(zombie(reuser));
+    assert_fails_with(evsig_waitpid(loop, pid, &status, WNOHANG), ECHILD);
+    assert_false(TU_RUN_UNTIL(loop, rec.calls > 1 || chld_count(&log, pid) > 2, 0.05));
 }
 
 /* ======================================================================== *
@@ -1826,6 +1526,8 @@ static void test_results_are_kept_from_the_first_evsig_signal_sigchld_on(void **
     pid_t pid;
 
     (void)unused;
+    SKIP_UNLESS_BACKEND(EVSIG_CHILD_LIBEV, "nobody reaps an unwatched child, "
+                        "so its status is never lost to libev");
     assert_succeeds(evsig_signal(NULL, SIGCHLD, EVSIG_IGN, NULL, NULL));
     pid = tu_fork(raw_exit_main, (void *)(intptr_t)45);
     assert_true(TU_RUN_UNTIL(loop, gone(pid), 5.0));
@@ -1843,7 +1545,7 @@ static void test_unwatch_after_a_late_watch_cancels_its_report(void **unused)
     (void)unused;
     start_keeping_results(loop);
     pid = tu_fork(raw_exit_main, (void *)(intptr_t)46);
-    assert_true(TU_RUN_UNTIL(loop, gone(pid), 5.0));
+    let_the_loop_meet_an_unwatched_exit(loop, pid);
     assert_succeeds(evsig_child_watch(loop, pid, rec_cb, &rec, 0));
     /* Watched now, so it can be unwatched, and then "its callback will
      * not run" (evsig.h); its result stays collectable. */
@@ -1851,6 +1553,881 @@ static void test_unwatch_after_a_late_watch_cancels_its_report(void **unused)
     assert_false(TU_RUN_UNTIL(loop, rec.calls > 0, 0.1));
     assert_int_equal(evsig_waitpid(loop, pid, &status, WNOHANG), pid);
     assert_exited(status, 46);
+}
+
+/* ======================================================================== *
+ * The backend: AUTO, the environment, evsig_set_child_backend()
+ * ======================================================================== */
+
+static const char *backend_name(int backend)
+{
+    return backend == EVSIG_CHILD_PIDFD ? "PIDFD"
+         : backend == EVSIG_CHILD_LIBEV ? "LIBEV" : "?";
+}
+
+/* Whether this kernel (and no filter) gives pidfds: AUTO's probe, made
+ * without evsig. */
+static bool kernel_gives_pidfds(void)
+{
+    int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+/* The backend AUTO picks here, as DESIGN.md §3.3 says: the environment's
+ * choice if EVSIG_CHILD_BACKEND is set, else PIDFD wherever pidfds work. */
+static int auto_pick(void)
+{
+    const char *env = getenv("EVSIG_CHILD_BACKEND");
+
+    if (env && strcmp(env, "libev") == 0)
+        return EVSIG_CHILD_LIBEV;
+    if (env && strcmp(env, "pidfd") == 0)
+        return EVSIG_CHILD_PIDFD;
+    return kernel_gives_pidfds() ? EVSIG_CHILD_PIDFD : EVSIG_CHILD_LIBEV;
+}
+
+/* The backend this run does not use; skips where the kernel cannot give
+ * it (PIDFD without pidfds). */
+static int the_other_backend(int now)
+{
+    if (now == EVSIG_CHILD_PIDFD)
+        return EVSIG_CHILD_LIBEV;
+    if (!kernel_gives_pidfds()) {
+        print_message("    no pidfds on this kernel: skipped\n");
+        skip();
+    }
+    return EVSIG_CHILD_PIDFD;
+}
+
+static void test_the_backend_in_use_is_the_one_the_environment_or_auto_picks(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    const char *env = getenv("EVSIG_CHILD_BACKEND");
+    int want = auto_pick(), status = -1;
+    pid_t pid;
+
+    (void)unused;
+    print_message("    EVSIG_CHILD_BACKEND=%s: %s expected\n",
+                  env ? env : "(unset)", backend_name(want));
+    assert_int_equal(evsig_child_backend(), want);
+    /* Asking for the backend in use changes nothing. */
+    assert_succeeds(evsig_set_child_backend(want));
+    assert_int_equal(evsig_child_backend(), want);
+    pid = watch_exiting(loop, NULL, NULL, 0, NULL, 1);
+    assert_int_equal(evsig_child_backend(), want);
+    assert_int_equal(evsig_waitpid(loop, pid, &status, 0), pid);
+    assert_exited(status, 1);
+    assert_int_equal(evsig_child_backend(), want);
+}
+
+static void test_set_child_backend_rejects_unknown_backends_with_einval_and_changes_nothing(void **unused)
+{
+    static const int bad[] = { -1, 3, 4, 42, INT_MAX, INT_MIN };
+    int now = child_backend();
+
+    (void)unused;
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        assert_fails_with(evsig_set_child_backend(bad[i]), EINVAL);
+        assert_int_equal(evsig_child_backend(), now);
+    }
+    /* AUTO is a choice too: nothing was chosen, so it is this one. */
+    assert_succeeds(evsig_set_child_backend(EVSIG_CHILD_AUTO));
+    assert_int_equal(evsig_child_backend(), now);
+}
+
+static void test_set_child_backend_is_ebusy_from_the_first_watch_on_but_zero_for_the_backend_in_use(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec rec = { 0 };
+    struct gate *g = gate_new();
+    int now = child_backend(), other = the_other_backend(now), status = -1;
+    pid_t pid;
+
+    (void)unused;
+    pid = watch_exiting(loop, rec_cb, &rec, 0, g, 2);
+    assert_fails_with(evsig_set_child_backend(other), EBUSY);
+    assert_succeeds(evsig_set_child_backend(now));
+    assert_int_equal(evsig_child_backend(), now);
+    assert_fails_with(evsig_set_child_backend(42), EINVAL);   /* input first */
+
+    /* The child is still watched by the backend that took it. */
+    gate_open(g);
+    assert_int_equal(evsig_waitpid(loop, pid, &status, 0), pid);
+    assert_exited(status, 2);
+    assert_int_equal(rec.calls, 1);
+    /* No child is watched now, but the choice was made: until
+     * evsig_reset(), it stays. */
+    assert_fails_with(evsig_set_child_backend(other), EBUSY);
+    assert_int_equal(evsig_child_backend(), now);
+}
+
+static void test_set_child_backend_is_free_again_after_reset(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec rec = { 0 };
+    int now = child_backend(), other = the_other_backend(now), status = -1;
+    pid_t pid;
+
+    (void)unused;
+    pid = watch_exiting(loop, NULL, NULL, 0, NULL, 3);
+    assert_int_equal(evsig_waitpid(loop, pid, &status, 0), pid);
+    assert_succeeds(evsig_reset());
+
+    assert_succeeds(evsig_set_child_backend(other));
+    assert_int_equal(evsig_child_backend(), other);
+    pid = watch_exiting(loop, rec_cb, &rec, 0, NULL, 4);
+    assert_true(TU_RUN_UNTIL(loop, rec.calls > 0, 5.0));
+    assert_exited(rec.status, 4);
+    assert_int_equal(evsig_waitpid(loop, pid, &status, WNOHANG), pid);
+    assert_fails_with(evsig_set_child_backend(now), EBUSY);
+
+    /* Reset: AUTO again, the environment's or the kernel's pick. */
+    assert_succeeds(evsig_reset());
+    assert_int_equal(evsig_child_backend(), now);
+}
+
+static void test_set_child_backend_is_free_again_in_the_child_of_evsig_fork(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec ra = { 0 };
+    struct gate *g = gate_new();
+    int now = child_backend(), other = the_other_backend(now), status = -1;
+    pid_t a, c;
+
+    (void)unused;
+    a = watch_exiting(loop, rec_cb, &ra, 0, g, 5);
+    assert_fails_with(evsig_set_child_backend(other), EBUSY);
+    c = assert_succeeds(evsig_fork(loop));
+    if (c == 0) {
+        pid_t d;
+        int st = -1;
+
+        child_begin(NULL);
+        TU_CHILD_CHECK(evsig_set_child_backend(other) == 0);
+        TU_CHILD_CHECK(evsig_child_backend() == other);
+        d = evsig_fork_and_watch(loop, NULL, NULL, 0);
+        if (d == 0)
+            _exit(6);
+        TU_CHILD_CHECK(d > 0);
+        TU_CHILD_CHECK(evsig_waitpid(loop, d, &st, 0) == d);
+        TU_CHILD_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 6);
+        errno = 0;
+        TU_CHILD_CHECK(evsig_set_child_backend(now) == -1 && errno == EBUSY);
+        _exit(0);
+    }
+    assert_int_equal(evsig_waitpid_timeout(loop, c, &status, 10.0), c);
+    assert_exited(status, 0);
+    /* The parent's choice stands. */
+    assert_int_equal(evsig_child_backend(), now);
+    assert_fails_with(evsig_set_child_backend(other), EBUSY);
+    gate_open(g);
+    assert_int_equal(evsig_waitpid(loop, a, &status, 0), a);
+    assert_exited(status, 5);
+    assert_int_equal(ra.calls, 1);
+}
+
+/* test-child-wait-h.c: WEXITSTATUS() or 1000 + WTERMSIG() of @status,
+ * decoded in a file that includes nothing but evsig.h; -1, -2: see there. */
+int evsig_h_wait_decode(int status);
+
+static void test_evsig_h_brings_sys_wait_h_for_the_statuses_it_hands_out(void **unused)
+{
+    int r = evsig_h_wait_decode(W_EXITCODE(3, 0));
+
+    (void)unused;
+    if (r == -1)
+        fail_msg("a file including only evsig.h has no WIFEXITED(): "
+                 "evsig.h must include <sys/wait.h>");
+    if (r == -2)
+        fail_msg("evsig.h brings the W*() macros but not waitpid()/waitid(): "
+                 "it must include <sys/wait.h>");
+    assert_int_equal(r, 3);
+    assert_int_equal(evsig_h_wait_decode(W_EXITCODE(0, SIGTERM)), 1000 + SIGTERM);
+}
+
+/* ======================================================================== *
+ * Rules of the second version, with either backend
+ * ======================================================================== */
+
+/* The first version answered 0: with SIGCHLD blocked, libev never learnt
+ * of the exit, and evsig asked only libev. */
+static void test_waitpid_wnohang_finds_a_watched_zombie_while_sigchld_is_blocked(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec ra = { 0 }, rb = { 0 };
+    struct gate *ga = gate_new(), *gb = gate_new();
+    int status = -1;
+    pid_t a, b;
+
+    (void)unused;
+    a = watch_exiting(loop, rec_cb, &ra, 0, ga, 56);
+    b = watch_exiting(loop, rec_cb, &rb, 0, gb, 57);
+    tu_sigmask(SIG_BLOCK, SIGCHLD);
+
+    gate_open(ga);
+    wait_zombie(a);
+    assert_int_equal(evsig_waitpid(loop, -1, &status, WNOHANG), a);
+    assert_exited(status, 56);
+    assert_int_equal(ra.calls, 1);   /* its callback ran first */
+
+    gate_open(gb);
+    wait_zombie(b);
+    assert_int_equal(evsig_waitpid(loop, b, &status, WNOHANG), b);
+    assert_exited(status, 57);
+    assert_int_equal(rb.calls, 1);
+
+    tu_sigmask(SIG_UNBLOCK, SIGCHLD);   /* the pending SIGCHLD arrives */
+    assert_false(TU_RUN_UNTIL(loop, ra.calls > 1 || rb.calls > 1, 0.1));
+    assert_fails_with(evsig_waitpid(loop, -1, &status, WNOHANG), ECHILD);
+}
+
+/* The SIGCHLD came while nobody watched the child; the loop had not run.
+ * Under PIDFD that SIGCHLD would be an unwatched child's table call, but
+ * "a child watched after its exit is reported only through its watch":
+ * one callback, one table call, as under LIBEV. */
+static void test_a_watch_of_a_child_that_already_exited_reports_it_once_on_the_loop(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec rec = { 0 };
+    struct chld_log log = { 0 };
+    const evsig_info *info;
+    int status = -1, hseq = 0;
+    pid_t pid;
+
+    (void)unused;
+    assert_succeeds(evsig_signal(loop, SIGCHLD, chld_handler, &log, NULL));
+    pid = tu_fork(raw_exit_main, (void *)(intptr_t)58);
+    wait_zombie(pid);
+    assert_succeeds(evsig_child_watch(loop, pid, rec_cb, &rec, 0));
+    assert_int_equal(rec.calls, 0);   /* not from inside the call */
+    assert_int_equal(log.calls, 0);
+
+    assert_true(TU_RUN_UNTIL(loop, rec.calls > 0 && log.calls > 0, 5.0));
+    assert_false(TU_RUN_UNTIL(loop, rec.calls > 1 || log.calls > 1, 0.1));
+    assert_int_equal(rec.calls, 1);
+    assert_int_equal(rec.pid, pid);
+    assert_exited(rec.status, 58);
+    assert_int_equal(log.calls, 1);
+    info = chld_find(&log, pid, &hseq);
+    assert_non_null(info);
+    assert_int_equal(info->code, CLD_EXITED);
+    assert_int_equal(info->status, rec.status);
+    assert_true(rec.seq < hseq);
+    assert_int_equal(evsig_waitpid(loop, pid, &status, WNOHANG), pid);
+    assert_exited(status, 58);
+    assert_fails_with(evsig_waitpid(loop, pid, &status, WNOHANG), ECHILD);
+}
+
+struct self_unwatch {
+    struct exit_rec rec;
+    int             ret;
+    int             err;
+};
+
+/* A child callback that unwatches its own child. */
+static void self_unwatch_cb(struct ev_loop *loop, pid_t pid, int status,
+                            void *data)
+{
+    struct self_unwatch *u = data;
+
+    rec_cb(loop, pid, status, &u->rec);
+    errno = 0;
+    u->ret = evsig_child_unwatch(loop, pid);
+    u->err = errno;
+}
+
+static void test_unwatch_is_zero_for_any_pid_evsig_watched_until_reset_and_echild_for_others(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec ra = { 0 }, rc = { 0 };
+    struct self_unwatch ub = { .ret = 12345 };
+    struct gate *ga = gate_new(), *gu = gate_new();
+    int status = -1;
+    pid_t a, b, c, u;
+
+    (void)unused;
+    a = watch_exiting(loop, rec_cb, &ra, 0, ga, 59);             /* runs */
+    b = watch_exiting(loop, self_unwatch_cb, &ub, 0, NULL, 60);
+    c = watch_exiting(loop, rec_cb, &rc, 0, NULL, 61);
+    u = tu_fork(raw_wait_gate_main, gu);                       /* never watched */
+
+    assert_succeeds(evsig_child_unwatch(loop, a));
+    assert_succeeds(evsig_child_unwatch(loop, a));
+    assert_true(TU_RUN_UNTIL(loop, ub.rec.calls > 0 && rc.calls > 0, 5.0));
+    if (ub.ret != 0)
+        fail_msg("evsig_child_unwatch() from its own child's callback: %d (%s)",
+                 ub.ret, tu_errname(ub.err));
+    assert_succeeds(evsig_child_unwatch(loop, b));   /* after that, and its report */
+    assert_succeeds(evsig_child_unwatch(loop, c));   /* after its report */
+    /* Unwatching an exited child takes its kept result from nobody. */
+    assert_int_equal(evsig_waitpid(loop, b, &status, WNOHANG), b);
+    assert_exited(status, 60);
+    assert_int_equal(evsig_waitpid(loop, c, &status, WNOHANG), c);
+    assert_exited(status, 61);
+    assert_succeeds(evsig_child_unwatch(loop, c));   /* after its collection */
+
+    assert_fails_with(evsig_child_unwatch(loop, u), ECHILD);
+    assert_fails_with(evsig_child_unwatch(loop, 1), ECHILD);
+
+    /* a, unwatched while it ran: LIBEV reaps it and keeps its result,
+     * PIDFD leaves it to whoever waits for it; either way this gets it. */
+    gate_open(ga);
+    assert_int_equal(evsig_waitpid_timeout(loop, a, &status, 5.0), a);
+    assert_exited(status, 59);
+    assert_int_equal(ra.calls, 0);
+    assert_succeeds(evsig_child_unwatch(loop, a));
+    gate_open(gu);
+    assert_int_equal(evsig_waitpid_timeout(loop, u, &status, 5.0), u);
+    assert_fails_with(evsig_child_unwatch(loop, u), ECHILD);
+
+    /* Forgotten at the reset. */
+    assert_succeeds(evsig_reset());
+    assert_fails_with(evsig_child_unwatch(loop, a), ECHILD);
+    assert_fails_with(evsig_child_unwatch(loop, b), ECHILD);
+    assert_fails_with(evsig_child_unwatch(loop, c), ECHILD);
+}
+
+static void test_kill_of_a_watched_child_that_exited_but_was_not_reaped_works_then_esrch(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec rec = { 0 };
+    struct gate *g = gate_new();
+    int status = -1;
+    pid_t pid;
+
+    (void)unused;
+    pid = watch_exiting(loop, rec_cb, &rec, 0, g, 50);
+    gate_open(g);
+    wait_zombie(pid);   /* the loop has not run: evsig has not reaped it */
+    assert_succeeds(evsig_kill(loop, pid, 0));
+    assert_succeeds(evsig_kill(loop, pid, SIGTERM));   /* a zombie: harmless */
+    assert_int_equal(rec.calls, 0);
+
+    assert_true(TU_RUN_UNTIL(loop, rec.calls > 0, 5.0));
+    assert_exited(rec.status, 50);
+    assert_fails_with(evsig_kill(loop, pid, 0), ESRCH);
+    assert_fails_with(evsig_kill(loop, pid, SIGTERM), ESRCH);
+    assert_int_equal(evsig_waitpid(loop, pid, &status, WNOHANG), pid);
+    assert_exited(status, 50);
+}
+
+/* --- at the fd limit ----------------------------------------------------- */
+
+#define FDLIM_KIDS  64
+#define FDLIM_SLACK 4   /* fds left under the limit: evsig's epoll set, a few pidfds */
+/* (The placeholders filling the holes stay open until the child exits.) */
+
+/* The highest open fd number, -1 if /proc cannot be read. No cmocka. */
+static int highest_fd(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *de;
+    int max = -1;
+
+    if (!dir)
+        return -1;
+    while ((de = readdir(dir))) {
+        int fd = atoi(de->d_name);
+
+        if (de->d_name[0] >= '0' && de->d_name[0] <= '9' &&
+            fd != dirfd(dir) && fd > max)
+            max = fd;
+    }
+    closedir(dir);
+    return max;
+}
+
+static struct exit_rec fdlim_rec[FDLIM_KIDS];
+
+static bool fdlim_all_reported(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < FDLIM_KIDS; i++)
+        if (fdlim_rec[i].calls == 0)
+            return false;
+    return true;
+}
+
+/* In the child of evsig_fork(): RLIMIT_NOFILE just above the fds in use,
+ * then many children, each reported once with its status. */
+static void fd_limit_main(struct ev_loop *loop, int backend)
+{
+    struct rlimit old, low;
+    bool seen[FDLIM_KIDS] = { false };
+    pid_t kid[FDLIM_KIDS];
+    int gate[2], spare[2], st, pidfds, top;
+
+    memset(fdlim_rec, 0, sizeof(fdlim_rec));
+    TU_CHILD_CHECK(pipe2(gate, O_CLOEXEC) == 0);
+    /* Two fds to give back for counting pidfds at the limit. */
+    TU_CHILD_CHECK((spare[0] = fcntl(gate[0], F_DUPFD_CLOEXEC, 0)) >= 0);
+    TU_CHILD_CHECK((spare[1] = fcntl(gate[0], F_DUPFD_CLOEXEC, 0)) >= 0);
+    ev_run(loop, EVRUN_NOWAIT);   /* libev reopens its fds after a fork */
+    TU_CHILD_CHECK((top = highest_fd()) >= 0);
+    /* Fill the free numbers below the highest fd (RLIMIT_NOFILE bounds fd
+     * numbers, not their count), so that exactly FDLIM_SLACK are left. */
+    for (;;) {
+        int fd = fcntl(gate[0], F_DUPFD_CLOEXEC, 0);
+
+        TU_CHILD_CHECK(fd >= 0);
+        if (fd > top) {
+            close(fd);
+            break;
+        }
+    }
+    TU_CHILD_CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    low = old;
+    low.rlim_cur = (rlim_t)top + 1 + FDLIM_SLACK;
+    TU_CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+
+    for (int i = 0; i < FDLIM_KIDS; i++) {
+        kid[i] = evsig_fork_and_watch(loop, rec_cb, &fdlim_rec[i], 0);
+        if (kid[i] == 0) {
+            char c;
+
+            close(gate[1]);
+            while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+                ;
+            _exit(i);
+        }
+        if (kid[i] < 0)
+            dprintf(STDERR_FILENO, "fork %d at the fd limit: %s\n", i,
+                    tu_errname(errno));
+        TU_CHILD_CHECK(kid[i] > 0);   /* never fails for want of a pidfd */
+    }
+    close(spare[0]);
+    close(spare[1]);
+    pidfds = count_pidfds();
+    TU_CHILD_CHECK(pidfds >= 0);
+    /* Else the limit was not reached and this tested nothing. */
+    if (backend == EVSIG_CHILD_PIDFD)
+        TU_CHILD_CHECK(pidfds < FDLIM_KIDS);
+
+    close(gate[1]);   /* all exit at once */
+    TU_CHILD_CHECK(tu_run_until(loop, fdlim_all_reported, NULL, 20.0));
+    TU_CHILD_CHECK(!TU_RUN_UNTIL(loop, false, 0.1));
+    for (int i = 0; i < FDLIM_KIDS; i++) {
+        TU_CHILD_CHECK(fdlim_rec[i].calls == 1);
+        TU_CHILD_CHECK(fdlim_rec[i].pid == kid[i]);
+        TU_CHILD_CHECK(WIFEXITED(fdlim_rec[i].status) &&
+                       WEXITSTATUS(fdlim_rec[i].status) == i);
+    }
+    for (int n = 0; n < FDLIM_KIDS; n++) {
+        pid_t r = evsig_waitpid(loop, -1, &st, WNOHANG);
+        int i = 0;
+
+        while (i < FDLIM_KIDS && kid[i] != r)
+            i++;
+        TU_CHILD_CHECK(i < FDLIM_KIDS && !seen[i]);
+        TU_CHILD_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == i);
+        seen[i] = true;
+    }
+    errno = 0;
+    TU_CHILD_CHECK(evsig_waitpid(loop, -1, &st, WNOHANG) == -1 && errno == ECHILD);
+    TU_CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    TU_CHILD_CHECK(tu_count_children() == 0);
+    TU_CHILD_CHECK(count_pidfds() == 0);
+}
+
+/* In a child process, so that the test runner's limit is untouched. */
+static void test_children_forked_at_the_fd_limit_are_each_reported_once_and_no_fork_fails(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    int backend = child_backend(), status = -1;
+    pid_t c;
+
+    (void)unused;
+    if (getenv("EVSIG_TEST_VALGRIND")) {
+        print_message("    valgrind keeps fds near the limit: skipped\n");
+        skip();
+    }
+    c = assert_succeeds(evsig_fork(loop));
+    if (c == 0) {
+        child_begin(NULL);
+        fd_limit_main(loop, backend);
+        _exit(0);
+    }
+    assert_int_equal(evsig_waitpid_timeout(loop, c, &status, 40.0), c);
+    assert_exited(status, 0);
+}
+
+/* --- what the children of evsig_fork*() inherit ------------------------- */
+
+/* In a child: its pidfd count as an exit code (98: /proc unreadable). */
+static int pidfds_as_exit_code(void)
+{
+    int n = count_pidfds();
+
+    return n < 0 ? 98 : n > 90 ? 90 : n;
+}
+
+/* The child of evsig_fork() drops what it inherited of the parent's
+ * children without freeing it (that would copy the parent's pages), and
+ * keeps it referenced: a child that uses evsig and leaves through exit()
+ * has no leak for LeakSanitizer (under ASan an unreachable block makes it
+ * exit 23). It once did: the prefork server's workers leaked 192 bytes. */
+static void test_a_child_of_evsig_fork_that_uses_evsig_and_exits_leaks_nothing(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct gate *g = gate_new();
+    int status = -1;
+    pid_t kid[4], c;
+
+    (void)unused;
+    for (int i = 0; i < 4; i++)
+        kid[i] = watch_exiting(loop, NULL, NULL, 0, g, 63);
+    c = assert_succeeds(evsig_fork(loop));
+    if (c == 0) {
+        pid_t grandchild;
+
+        child_begin(NULL);
+        grandchild = evsig_fork_and_watch(loop, NULL, NULL, 0);
+        if (grandchild == 0)
+            _exit(0);
+        TU_CHILD_CHECK(grandchild > 0);
+        TU_CHILD_CHECK(evsig_waitpid(loop, grandchild, NULL, 0) == grandchild);
+        exit(0);   /* atexit: LeakSanitizer's check, under ASan */
+    }
+    assert_int_equal(evsig_waitpid_timeout(loop, c, &status, 20.0), c);
+    assert_exited(status, 0);
+    gate_open(g);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(evsig_waitpid_timeout(loop, kid[i], &status, 5.0), kid[i]);
+}
+
+static void test_children_of_evsig_fork_inherit_none_of_the_parents_pidfds(void **unused)
+{
+    enum { N = 8 };
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec r1 = { 0 }, r2 = { 0 };
+    struct gate *g = gate_new();
+    int master = -1, status = -1;
+    pid_t kid[N], c0, c1, c2;
+
+    (void)unused;
+    for (int i = 0; i < N; i++)
+        kid[i] = watch_exiting(loop, NULL, NULL, 0, g, 62);
+    /* One pidfd per watched child (else this test would prove nothing). */
+    if (child_backend() == EVSIG_CHILD_PIDFD)
+        assert_true(count_pidfds() >= N);
+
+    c0 = assert_succeeds(evsig_fork(loop));
+    if (c0 == 0) {
+        child_begin(NULL);
+        _exit(pidfds_as_exit_code());
+    }
+    c1 = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &r1, 0));
+    if (c1 == 0) {
+        child_begin(NULL);
+        _exit(pidfds_as_exit_code());
+    }
+    c2 = assert_succeeds(evsig_forkpty_and_watch(loop, &master, rec_cb, &r2, 0));
+    if (c2 == 0) {
+        child_begin(NULL);
+        _exit(pidfds_as_exit_code());
+    }
+    assert_int_equal(evsig_waitpid_timeout(loop, c0, &status, 10.0), c0);
+    assert_exited(status, 0);
+    assert_int_equal(evsig_waitpid_timeout(loop, c1, &status, 10.0), c1);
+    assert_exited(status, 0);
+    assert_int_equal(evsig_waitpid_timeout(loop, c2, &status, 10.0), c2);
+    assert_exited(status, 0);
+    close(master);
+
+    gate_open(g);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(evsig_waitpid_timeout(loop, kid[i], &status, 5.0), kid[i]);
+        assert_exited(status, 62);
+    }
+}
+
+/* --- evsig_fork(): an early SIGTERM, forkpty's master -------------------- */
+
+static volatile sig_atomic_t got_term;
+
+static void term_flag(int sig)
+{
+    (void)sig;
+    got_term = 1;
+}
+
+/* The pattern evsig.h documents: block SIGTERM around evsig_fork(), set
+ * the child's handler, then unblock. A SIGTERM sent before the handler was
+ * set waits for it. */
+static void test_a_sigterm_sent_before_the_childs_handler_is_set_reaches_it_when_the_caller_blocked_it(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct gate *g = gate_new();
+    sigset_t term = tu_sigset(SIGTERM, 0), before;
+    int status = -1;
+    pid_t c;
+
+    (void)unused;
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, &term, &before), 0);
+    c = assert_succeeds(evsig_fork(loop));
+    if (c == 0) {
+        struct sigaction sa;
+        sigset_t mask, want = before, pending;
+
+        child_begin(g);
+        /* The caller's mask, not the all-blocked one of the fork. */
+        sigaddset(&want, SIGTERM);
+        TU_CHILD_CHECK(pthread_sigmask(SIG_SETMASK, NULL, &mask) == 0);
+        TU_CHILD_CHECK(tu_same_sigset(&mask, &want));
+        child_wait_gate(g);   /* the parent's SIGTERM was sent by now */
+        TU_CHILD_CHECK(sigpending(&pending) == 0);
+        TU_CHILD_CHECK(sigismember(&pending, SIGTERM) == 1);
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = term_flag;
+        sigemptyset(&sa.sa_mask);
+        TU_CHILD_CHECK(sigaction(SIGTERM, &sa, NULL) == 0);
+        TU_CHILD_CHECK(pthread_sigmask(SIG_UNBLOCK, &term, NULL) == 0);
+        _exit(got_term ? 0 : 3);
+    }
+    assert_int_equal(pthread_sigmask(SIG_SETMASK, &before, NULL), 0);
+    assert_succeeds(kill(c, SIGTERM));
+    gate_open(g);
+    assert_int_equal(evsig_waitpid_timeout(loop, c, &status, 10.0), c);
+    assert_exited(status, 0);
+}
+
+/*
+ * In the child of evsig_forkpty_and_watch(), first thing: find the
+ * parent's master (its fd linked to ptmx) and read its flags. 0 if it was
+ * close-on-exec already, 12 if not, 13 if the child holds a copy of it,
+ * 10/11 if /proc or the master cannot be found.
+ */
+static int check_parents_master(void)
+{
+    char dir[64], path[384], link[64], line[128];
+    pid_t ppid = getppid();
+    long flags = -1;
+    struct dirent *de;
+    int master = -1;
+    ssize_t n;
+    FILE *f;
+    DIR *d;
+
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)ppid);
+    if (!(d = opendir(dir)))
+        return 10;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        n = readlink(path, link, sizeof(link) - 1);
+        if (n <= 0)
+            continue;
+        link[n] = '\0';
+        if (strstr(link, "ptmx")) {
+            master = atoi(de->d_name);
+            break;
+        }
+    }
+    closedir(d);
+    if (master < 0)
+        return 11;
+    snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)ppid, master);
+    if (!(f = fopen(path, "re")))
+        return 11;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "flags: %lo", &flags) == 1)
+            break;
+    fclose(f);
+    if (flags < 0 || !(flags & O_CLOEXEC))
+        return 12;
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", master);
+    n = readlink(path, link, sizeof(link) - 1);
+    if (n > 0) {
+        link[n] = '\0';
+        if (strstr(link, "ptmx"))
+            return 13;
+    }
+    return 0;
+}
+
+/*
+ * The master must be close-on-exec before the fork: made so after it, it
+ * leaks into whatever another thread fork+execs in between. The child
+ * looks at the parent's master as soon as it runs; a parent that sets the
+ * flag after fork() is usually faster than that, so this catches such a
+ * bug only sometimes: it never fails a correct library.
+ */
+static void test_forkpty_and_watch_makes_the_master_close_on_exec_before_the_fork_and_the_child_holds_none(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec rec = { 0 };
+    int master = -1, status = -1;
+    pid_t pid;
+
+    (void)unused;
+    pid = assert_succeeds(evsig_forkpty_and_watch(loop, &master, rec_cb, &rec, 0));
+    if (pid == 0)
+        _exit(check_parents_master());   /* first thing */
+    assert_true(master >= 0);
+    assert_true(fcntl(master, F_GETFD) & FD_CLOEXEC);
+    /* The master stays open until the child is gone. */
+    assert_int_equal(evsig_waitpid(loop, pid, &status, 0), pid);
+    close(master);
+    switch (WIFEXITED(status) ? WEXITSTATUS(status) : -1) {
+    case 0:
+        break;
+    case 12:
+        fail_msg("the parent's master was not close-on-exec when the child started");
+        break;
+    case 13:
+        fail_msg("the child holds a copy of the master");
+        break;
+    default:
+        fail_msg("the child could not find the parent's master (%d)",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+    assert_int_equal(rec.calls, 1);
+}
+
+/* --- what each backend documents ----------------------------------------- */
+
+/* PIDFD learns the child's real uid from waitid(); LIBEV reports getuid()
+ * and says so. As root the child becomes nobody, so the two differ. */
+static void test_the_sigchld_table_call_reports_the_uid_its_backend_documents(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    const uid_t nobody = 65534;
+    bool root = geteuid() == 0;
+    struct exit_rec rec = { 0 };
+    struct chld_log log = { 0 };
+    const evsig_info *info;
+    uid_t want;
+    int status = -1;
+    pid_t pid;
+
+    (void)unused;
+    want = child_backend() == EVSIG_CHILD_PIDFD && root ? nobody : getuid();
+    if (!root)
+        print_message("    not root: the child keeps uid %d\n", (int)getuid());
+    assert_succeeds(evsig_signal(loop, SIGCHLD, chld_handler, &log, NULL));
+    pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &rec, 0));
+    if (pid == 0) {
+        child_begin(NULL);
+        if (root)
+            TU_CHILD_CHECK(setuid(nobody) == 0);
+        _exit(63);
+    }
+    assert_true(TU_RUN_UNTIL(loop, log.calls > 0, 5.0));
+    info = chld_find(&log, pid, NULL);
+    assert_non_null(info);
+    assert_exited(info->status, 63);
+    assert_int_equal(info->uid, want);
+    assert_int_equal(evsig_waitpid(loop, pid, &status, WNOHANG), pid);
+}
+
+static void test_child_functions_on_an_ev_loop_new_loop_are_einval_under_libev_and_work_under_pidfd(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop(), *other = child_new_loop();
+    struct exit_rec rec = { 0 }, ru = { 0 };
+    struct gate *g = gate_new(), *gu = gate_new();
+    int status = -1;
+    pid_t pid, u;
+
+    (void)unused;
+    u = tu_fork(raw_wait_gate_main, gu);
+    if (child_backend() == EVSIG_CHILD_LIBEV) {
+        assert_fails_with(evsig_fork(other), EINVAL);
+        assert_fails_with(evsig_fork_and_watch(other, rec_cb, &rec, 0), EINVAL);
+        assert_fails_with(evsig_child_watch(other, u, rec_cb, &ru, 0), EINVAL);
+        assert_fails_with(evsig_waitpid(other, -1, &status, WNOHANG), EINVAL);
+        assert_fails_with(evsig_waitpid(other, u, &status, WNOHANG), EINVAL);
+        assert_fails_with(evsig_waitpid_timeout(other, u, &status, 0.), EINVAL);
+        assert_fails_with(evsig_kill(other, u, 0), EINVAL);
+        assert_int_equal(tu_count_children(), 1);   /* nothing forked */
+        gate_open(gu);
+        assert_int_equal(evsig_waitpid_timeout(loop, u, &status, 5.0), u);
+        return;
+    }
+    pid = watch_exiting(other, rec_cb, &rec, 0, g, 64);
+    assert_succeeds(evsig_child_watch(other, u, rec_cb, &ru, 0));
+    assert_succeeds(evsig_kill(other, pid, 0));
+    gate_open(g);
+    gate_open(gu);
+    assert_true(TU_RUN_UNTIL(other, rec.calls > 0 && ru.calls > 0, 5.0));
+    assert_ptr_equal(rec.loop, other);
+    assert_ptr_equal(ru.loop, other);
+    assert_exited(rec.status, 64);
+    assert_exited(ru.status, 0);
+    assert_int_equal(evsig_waitpid(other, pid, &status, WNOHANG), pid);
+    assert_int_equal(evsig_waitpid(other, u, &status, WNOHANG), u);
+    assert_false(TU_RUN_UNTIL(other, rec.calls > 1 || ru.calls > 1, 0.05));
+}
+
+/* A program's own ev_child on the default loop. */
+struct raw_ev_child {
+    ev_child w;
+    bool     started;
+    int      calls;
+    int      rpid;
+    int      rstatus;
+};
+
+static struct raw_ev_child raw_ec;
+
+static void raw_ev_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    raw_ec.calls++;
+    raw_ec.rpid = w->rpid;
+    raw_ec.rstatus = w->rstatus;
+}
+
+static void raw_ev_child_stop(void *arg)
+{
+    (void)arg;
+    if (raw_ec.started)
+        ev_child_stop(tu_default_loop(), &raw_ec.w);
+    raw_ec.started = false;
+}
+
+/* DESIGN.md §3.3: under PIDFD evsig owns SIGCHLD from its first child call
+ * on the default loop and does not feed libev's reaper, so a program's raw
+ * ev_child stops firing (the documented way out: the LIBEV backend, or
+ * evsig_child_watch()); under LIBEV it fires as before. */
+static void test_a_raw_ev_child_on_the_default_loop_fires_under_libev_and_never_under_pidfd(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct exit_rec ra = { 0 };
+    struct gate *g = gate_new(), *gu = gate_new();
+    int status = -1;
+    pid_t a, u;
+
+    (void)unused;
+    a = watch_exiting(loop, rec_cb, &ra, 0, g, 65);   /* a child call */
+    u = tu_fork(raw_wait_gate_main, gu);
+    memset(&raw_ec, 0, sizeof(raw_ec));
+    ev_child_init(&raw_ec.w, raw_ev_child_cb, u, 0);
+    ev_child_start(loop, &raw_ec.w);
+    raw_ec.started = true;
+    child_defer(raw_ev_child_stop, NULL);
+
+    gate_open(gu);
+    if (child_backend() == EVSIG_CHILD_LIBEV) {
+        assert_true(TU_RUN_UNTIL(loop, raw_ec.calls > 0, 5.0));
+        assert_int_equal(raw_ec.rpid, u);
+        assert_exited(raw_ec.rstatus, 0);
+        assert_true(gone(u));
+    } else {
+        wait_zombie(u);
+        assert_false(TU_RUN_UNTIL(loop, raw_ec.calls > 0 || !zombie(u), 0.2));
+        assert_int_equal(waitpid(u, &status, 0), u);
+        assert_exited(status, 0);
+    }
+    raw_ev_child_stop(NULL);
+    gate_open(g);
+    assert_int_equal(evsig_waitpid(loop, a, &status, 0), a);
+    assert_exited(status, 65);
 }
 
 /* ======================================================================== *
@@ -1874,9 +2451,11 @@ static void test_bad_input_fails_with_the_exact_errno_forks_nothing_and_changes_
     evsig_action act;
     int status = 12345, wrong = 0, master = -7;
     pid_t pid, unwatched;
+    bool libev;
 
     (void)unused;
-    other_loop = tu_new_loop();
+    child_new_loop();
+    libev = child_backend() == EVSIG_CHILD_LIBEV;
     pid = watch_exiting(loop, rec_cb, &rec, 0, g, 35);
     unwatched = tu_fork(raw_wait_gate_main, gu);
     assert_int_equal(sigaction(SIGCHLD, NULL, &before), 0);
@@ -1888,8 +2467,10 @@ static void test_bad_input_fails_with_the_exact_errno_forks_nothing_and_changes_
     assert_fails_with(evsig_child_watch(loop, pid, wrong_cb, &wrong, EVSIG_ONESHOT), EINVAL);
     assert_fails_with(evsig_child_watch(loop, pid, wrong_cb, &wrong, 0x100), EINVAL);
     assert_fails_with(evsig_child_watch(NULL, pid, wrong_cb, &wrong, 0), EINVAL);
-    assert_fails_with(evsig_child_watch(other_loop, pid, wrong_cb, &wrong, 0), EINVAL);
-    assert_fails_with(evsig_child_watch(other_loop, unwatched, wrong_cb, &wrong, 0), EINVAL);
+    if (libev) {   /* PIDFD: any loop will do */
+        assert_fails_with(evsig_child_watch(other_loop, pid, wrong_cb, &wrong, 0), EINVAL);
+        assert_fails_with(evsig_child_watch(other_loop, unwatched, wrong_cb, &wrong, 0), EINVAL);
+    }
     assert_fails_with(evsig_child_watch(loop, getpid(), wrong_cb, &wrong, 0), ECHILD);
     assert_fails_with(evsig_child_watch(loop, 1, wrong_cb, &wrong, 0), ECHILD);
 
@@ -1897,28 +2478,32 @@ static void test_bad_input_fails_with_the_exact_errno_forks_nothing_and_changes_
     assert_fails_with(evsig_child_unwatch(loop, 0), EINVAL);
     assert_fails_with(evsig_child_unwatch(loop, -1), EINVAL);
     assert_fails_with(evsig_child_unwatch(NULL, pid), EINVAL);
-    assert_fails_with(evsig_child_unwatch(other_loop, pid), EINVAL);
+    /* PIDFD: loops own their children. */
+    assert_fails_with(evsig_child_unwatch(other_loop, pid), libev ? EINVAL : ECHILD);
     assert_fails_with(evsig_child_unwatch(loop, unwatched), ECHILD);
     assert_fails_with(evsig_child_unwatch(loop, 1), ECHILD);
     assert_fails_with(evsig_child_unwatch(loop, getpid()), ECHILD);
 
     /* evsig_fork, evsig_fork_and_watch, evsig_forkpty_and_watch */
     assert_fails_with(evsig_fork(NULL), EINVAL);
-    assert_fails_with(evsig_fork(other_loop), EINVAL);
+    if (libev)
+        assert_fails_with(evsig_fork(other_loop), EINVAL);
     assert_fails_with(evsig_fork_and_watch(NULL, wrong_cb, &wrong, 0), EINVAL);
-    assert_fails_with(evsig_fork_and_watch(other_loop, wrong_cb, &wrong, 0), EINVAL);
+    if (libev)
+        assert_fails_with(evsig_fork_and_watch(other_loop, wrong_cb, &wrong, 0), EINVAL);
     assert_fails_with(evsig_fork_and_watch(loop, wrong_cb, &wrong, EVSIG_ONESHOT), EINVAL);
     assert_fails_with(evsig_fork_and_watch(loop, wrong_cb, &wrong, 0x100), EINVAL);
     assert_fails_with(evsig_fork_and_watch(loop, wrong_cb, &wrong, -1), EINVAL);
     assert_fails_with(evsig_forkpty_and_watch(loop, NULL, wrong_cb, &wrong, 0), EINVAL);
     assert_fails_with(evsig_forkpty_and_watch(NULL, &master, wrong_cb, &wrong, 0), EINVAL);
-    assert_fails_with(evsig_forkpty_and_watch(other_loop, &master, wrong_cb, &wrong, 0), EINVAL);
+    if (libev)
+        assert_fails_with(evsig_forkpty_and_watch(other_loop, &master, wrong_cb, &wrong, 0), EINVAL);
     assert_fails_with(evsig_forkpty_and_watch(loop, &master, wrong_cb, &wrong, 0x100), EINVAL);
     assert_int_equal(master, -7);
 
     /* evsig_waitpid, evsig_waitpid_timeout */
     assert_fails_with(evsig_waitpid(NULL, pid, &status, WNOHANG), EINVAL);
-    assert_fails_with(evsig_waitpid(other_loop, pid, &status, WNOHANG), EINVAL);
+    assert_fails_with(evsig_waitpid(other_loop, pid, &status, WNOHANG), libev ? EINVAL : ECHILD);
     assert_fails_with(evsig_waitpid(loop, 0, &status, WNOHANG), EINVAL);
     assert_fails_with(evsig_waitpid(loop, -2, &status, WNOHANG), EINVAL);
     assert_fails_with(evsig_waitpid(loop, -pid, &status, WNOHANG), EINVAL);
@@ -1928,7 +2513,7 @@ static void test_bad_input_fails_with_the_exact_errno_forks_nothing_and_changes_
     assert_fails_with(evsig_waitpid(loop, 1, &status, WNOHANG), ECHILD);
     assert_fails_with(evsig_waitpid(loop, getpid(), &status, WNOHANG), ECHILD);
     assert_fails_with(evsig_waitpid_timeout(NULL, pid, &status, 1.), EINVAL);
-    assert_fails_with(evsig_waitpid_timeout(other_loop, pid, &status, 1.), EINVAL);
+    assert_fails_with(evsig_waitpid_timeout(other_loop, pid, &status, 1.), libev ? EINVAL : ECHILD);
     assert_fails_with(evsig_waitpid_timeout(loop, 0, &status, 1.), EINVAL);
     assert_fails_with(evsig_waitpid_timeout(loop, -2, &status, 1.), EINVAL);
     assert_fails_with(evsig_waitpid_timeout(loop, pid, &status, -1.), EINVAL);
@@ -1938,13 +2523,17 @@ static void test_bad_input_fails_with_the_exact_errno_forks_nothing_and_changes_
 
     /* evsig_kill */
     assert_fails_with(evsig_kill(NULL, pid, 0), EINVAL);
-    assert_fails_with(evsig_kill(other_loop, pid, SIGTERM), EINVAL);
+    if (libev)
+        assert_fails_with(evsig_kill(other_loop, pid, SIGTERM), EINVAL);
+    else
+        assert_succeeds(evsig_kill(other_loop, pid, 0));   /* any loop */
     assert_fails_with(evsig_kill(loop, pid, -1), EINVAL);
     assert_fails_with(evsig_kill(loop, pid, NSIG), EINVAL);
     assert_fails_with(evsig_kill(loop, pid, 1000), EINVAL);
 
-    /* The SIGCHLD table entry: callbacks only on the default loop. */
-    assert_fails_with(evsig_signal(other_loop, SIGCHLD, chld_handler, &wrong, NULL), EINVAL);
+    /* The SIGCHLD table entry: LIBEV, callbacks only on the default loop. */
+    if (libev)
+        assert_fails_with(evsig_signal(other_loop, SIGCHLD, chld_handler, &wrong, NULL), EINVAL);
     assert_fails_with(evsig_signal(NULL, SIGCHLD, chld_handler, &wrong, NULL), EINVAL);
     assert_fails_with(evsig_signal(loop, SIGCHLD, EVSIG_NONE, NULL, NULL), EINVAL);
     assert_succeeds(evsig_getsignal(SIGCHLD, &act));
@@ -2001,7 +2590,7 @@ int main(void)
         T(test_ev_run_in_the_child_of_evsig_fork_is_not_kept_alive_by_the_parents_children),
         T(test_a_signal_caught_before_evsig_fork_is_dispatched_in_the_parent_only),
         T(test_forkpty_and_watch_output_is_read_from_the_close_on_exec_master),
-        T(test_waitpid_reports_a_raw_fork_child_libev_reaped_with_its_status),
+        T(test_waitpid_reports_an_unwatched_raw_fork_childs_status_by_pid_and_through_minus_one),
         T(test_a_late_watch_of_a_child_libev_reaped_calls_back_on_the_next_iteration),
         T(test_late_watches_keep_results_in_exit_order),
         T(test_a_late_watch_keeps_a_result_past_its_ttl_until_reported),
@@ -2023,8 +2612,30 @@ int main(void)
         T(test_results_are_kept_from_the_first_evsig_signal_sigchld_on),
         T(test_unwatch_after_a_late_watch_cancels_its_report),
         T(test_bad_input_fails_with_the_exact_errno_forks_nothing_and_changes_nothing),
+        /* The second version's rules, with either backend. */
+        T(test_the_backend_in_use_is_the_one_the_environment_or_auto_picks),
+        T(test_set_child_backend_rejects_unknown_backends_with_einval_and_changes_nothing),
+        T(test_set_child_backend_is_ebusy_from_the_first_watch_on_but_zero_for_the_backend_in_use),
+        T(test_set_child_backend_is_free_again_after_reset),
+        T(test_set_child_backend_is_free_again_in_the_child_of_evsig_fork),
+        T(test_evsig_h_brings_sys_wait_h_for_the_statuses_it_hands_out),
+        T(test_waitpid_wnohang_finds_a_watched_zombie_while_sigchld_is_blocked),
+        T(test_a_watch_of_a_child_that_already_exited_reports_it_once_on_the_loop),
+        T(test_unwatch_is_zero_for_any_pid_evsig_watched_until_reset_and_echild_for_others),
+        T(test_kill_of_a_watched_child_that_exited_but_was_not_reaped_works_then_esrch),
+        T(test_children_forked_at_the_fd_limit_are_each_reported_once_and_no_fork_fails),
+        T(test_a_child_of_evsig_fork_that_uses_evsig_and_exits_leaks_nothing),
+        T(test_children_of_evsig_fork_inherit_none_of_the_parents_pidfds),
+        T(test_a_sigterm_sent_before_the_childs_handler_is_set_reaches_it_when_the_caller_blocked_it),
+        T(test_forkpty_and_watch_makes_the_master_close_on_exec_before_the_fork_and_the_child_holds_none),
+        T(test_the_sigchld_table_call_reports_the_uid_its_backend_documents),
+        T(test_child_functions_on_an_ev_loop_new_loop_are_einval_under_libev_and_work_under_pidfd),
+        T(test_a_raw_ev_child_on_the_default_loop_fires_under_libev_and_never_under_pidfd),
     };
 #undef T
 
+    /* EVSIG_TEST_FILTER=test_kill_* runs only the matching tests. */
+    if (getenv("EVSIG_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("EVSIG_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

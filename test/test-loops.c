@@ -1150,6 +1150,34 @@ static void child_stop_before_dispatch(void *arg)
     _exit(0);
 }
 
+/* A oneshot watcher's delivery is claimed in the C handler and kept with
+ * the watcher: a ring that laps before the loop reads it does not lose it
+ * (the others on the loop see the loss). */
+static void test_a_oneshot_keeps_its_claimed_delivery_when_the_ring_laps(void **unused)
+{
+    struct ev_loop *loop = L1;
+    int sig = SIGRTMIN + 4, sent = 2 * EVSIG_RING_SIZE;
+    evsig_watcher once, plain;
+    struct rec ro, rp;
+    (void)unused;
+
+    rec_init(&ro, 1, loop);
+    rec_init(&rp, 2, loop);
+    assert_succeeds(evsig_watch(loop, &once, sig, rec_cb, &ro, EVSIG_ONESHOT));
+    assert_succeeds(evsig_watch(loop, &plain, sig, rec_cb, &rp, 0));
+    for (int i = 0; i < sent; i++)   /* all received before the loop runs */
+        assert_succeeds(queue_value(sig, i));
+    assert_true(TU_RUN_UNTIL(loop, ro.n == 1 && rp.nvalues > 0 &&
+                             rp.values[rp.nvalues - 1] == sent - 1, 5));
+    tu_spin(loop);
+    assert_int_equal(ro.n, 1);
+    assert_int_equal(ro.first.value.sival_int, 0);   /* the first received */
+    assert_false(evsig_is_active(&once));
+    assert_int_equal(rp.nvalues + (int)rp.lost_total, sent);
+    assert_true(rp.lost_total > 0);
+    assert_succeeds(evsig_unwatch(&plain));
+}
+
 /* What one watch session lost is that session's: a watcher started again
  * later starts from now, with nothing to report (the first version kept an
  * unreported loss and handed it to the next watch of the signal). */
@@ -1703,6 +1731,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_evsig_ref_and_unref_decide_whether_ev_run_returns, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_ref_and_unref_of_an_inactive_or_null_watcher_are_einval, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_handlers_started_after_a_delivery_was_received_do_not_get_it, loops_setup, loops_teardown),
+        cmocka_unit_test_setup_teardown(test_a_oneshot_keeps_its_claimed_delivery_when_the_ring_laps, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_a_loss_from_one_watch_session_never_reaches_a_later_one, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_no_delivery_is_swallowed_while_a_watcher_takes_over_from_a_foreign_handler, loops_setup, loops_teardown),
         cmocka_unit_test_setup_teardown(test_a_callback_that_forks_leaves_the_deliveries_it_had_read_to_the_parent, loops_setup, loops_teardown),
