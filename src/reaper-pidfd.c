@@ -177,6 +177,18 @@ static void ploop_unlink(struct ploop *pl)
     }
 }
 
+/* Stop the scan timer, also when it has expired and waits in libev's
+ * pending queue (its callback must not run after @pl is freed). Started,
+ * it was unreferenced; expired, libev dropped its reference already:
+ * either way one ev_ref() puts the count back. */
+static void stop_scan(struct ploop *pl)
+{
+    if (ev_is_active(&pl->scan) || ev_is_pending(&pl->scan)) {
+        ev_ref(pl->loop);
+        ev_timer_stop(pl->loop, &pl->scan);
+    }
+}
+
 /* Stop what @pl runs on its loop and close its epoll set. */
 static void ploop_stop(struct ploop *pl)
 {
@@ -186,10 +198,7 @@ static void ploop_stop(struct ploop *pl)
         fd_close(pl->epfd);
         pl->epfd = -1;
     }
-    if (ev_is_active(&pl->scan)) {
-        ev_ref(pl->loop);
-        ev_timer_stop(pl->loop, &pl->scan);
-    }
+    stop_scan(pl);
     if (pl->watching) {
         evsig__dispatch_unwatch(&pl->sigchld);
         pl->watching = false;
@@ -266,10 +275,7 @@ static void forget_inherited(void)
             ev_ref(pl->loop);
             ev_io_stop(pl->loop, &pl->io);
         }
-        if (ev_is_active(&pl->scan)) {
-            ev_ref(pl->loop);
-            ev_timer_stop(pl->loop, &pl->scan);
-        }
+        stop_scan(pl);
         /* Its SIGCHLD watcher is inherited by dispatch.c like any; drop it
          * (the children it served are not this process's). */
         if (pl->watching)
@@ -385,7 +391,8 @@ static void fallback_add(struct ploop *pl, pid_t pid)
         evsig__dispatch_watch(pl->loop, &pl->sigchld, SIGCHLD, sigchld_cb, pl,
                               EVSIG_NOREF | EVSIG__INTERNAL) == 0)
         pl->watching = true;
-    if (!ev_is_active(&pl->scan)) {
+    /* Expired but not called yet: it will scan (and poll on) anyway. */
+    if (!ev_is_active(&pl->scan) && !ev_is_pending(&pl->scan)) {
         ev_timer_set(&pl->scan, 0., pl->watching ? 0. : POLL_INTERVAL);
         ev_timer_start(pl->loop, &pl->scan);
         ev_unref(pl->loop);
@@ -511,18 +518,23 @@ static bool scan_fallback(struct ploop *pl)
     return true;
 }
 
-/* Both, with @pl kept alive across the callbacks they run. */
-static void scan(struct ploop *pl)
+/* Both, with @pl kept alive across the callbacks they run. Returns
+ * whether @pl still exists (it is released once it watches nothing). */
+static bool scan(struct ploop *pl)
 {
+    struct ev_loop *loop = pl->loop;
+
     pl->frames++;
     if (!scan_pidfds(pl) || !scan_fallback(pl))
-        return;   /* evsig_reset(): @pl is gone */
+        return false;   /* evsig_reset(): @pl is gone */
     if (--pl->frames)
-        return;   /* an outer scan goes on */
-    if (pl->gone)
+        return true;    /* an outer scan goes on */
+    if (pl->gone) {
         ploop_free_gone(pl);
-    else
-        ploop_maybe_release(pl);
+        return false;
+    }
+    ploop_maybe_release(pl);
+    return ploop_find(loop) == pl;   /* compares, never reads, @pl */
 }
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -549,9 +561,8 @@ static void scan_cb(struct ev_loop *loop, ev_timer *t, int revents)
     evsig__lock_loop();
     if (pr.forkgen == evsig__forkgen()) {
         ev_ref(loop);   /* it was unreferenced when started */
-        scan(pl);
         /* Poll on only while nothing else will say that a child exited. */
-        if (pr.forkgen == evsig__forkgen() && !pl->gone && pl->nfb &&
+        if (scan(pl) && pr.forkgen == evsig__forkgen() && pl->nfb &&
             !pl->watching && !ev_is_active(&pl->scan)) {
             ev_timer_set(&pl->scan, POLL_INTERVAL, 0.);
             ev_timer_start(loop, &pl->scan);
