@@ -100,7 +100,7 @@ static struct {
     int release[2];       /* reap: the pipe the batch blocks on */
 } st = { .epfd = -1 };
 
-static int pidfd_open(pid_t pid)
+static int open_pidfd(pid_t pid)
 {
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }
@@ -182,7 +182,7 @@ static const char *turn_begin(int impl)
         for (int i = 0; i < st.nlive; i++) {
             struct epoll_event ev = { .events = EPOLLIN };
 
-            st.live_fd[i] = ev.data.fd = pidfd_open(st.live[i]);
+            st.live_fd[i] = ev.data.fd = open_pidfd(st.live[i]);
             if (st.live_fd[i] < 0)   /* turn_end() closes those opened */
                 return errno == ENOSYS ? "ENOSYS: no pidfds here" : strerror(errno);
             if (epoll_ctl(st.epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
@@ -254,7 +254,7 @@ static pid_t spawn(int impl, int i, void (*body)(void))
     } else if (impl == FLOOR_PIDFD) {
         struct epoll_event ev = { .events = EPOLLIN };
 
-        ev.data.fd = pidfd_open(pid);
+        ev.data.fd = open_pidfd(pid);
         if (ev.data.fd < 0)
             die("pidfd_open");
         if (epoll_ctl(st.epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
