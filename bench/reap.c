@@ -29,12 +29,17 @@
  *           B are zombies, only the reaping is timed: from there until
  *           every status was reported (callback, or the floor's loop).
  *           Nothing else runs in that window, so a curve that climbs with
- *           L is the reaper's own cost.
+ *           L is the reaper's own cost. Beside the time, the reaping
+ *           thread's CPU time (CLOCK_THREAD_CPUTIME_ID), which a busy
+ *           neighbour preempting it does not inflate.
  *   serial  at L = 0 and L = Lmax: S children one at a time, fork -> the
- *           child _exits -> its status reported. Minor page faults per child (getrusage,
- *           parent and reaped children) beside the time: on these VMs a
- *           fault costs ~15 us. Under the PIDFD design fork() also copies
- *           a reference to each of the L pidfds and the child drops them,
+ *           child _exits -> its status reported. Beside the time: minor
+ *           page faults per child (getrusage, parent and reaped children;
+ *           on these VMs a fault costs ~15 us) and CPU time per child,
+ *           parent and child: each child is a wakeup of the parent, so on
+ *           a shared machine the time carries scheduling delays the CPU
+ *           time does not. Under the PIDFD design fork() also copies a
+ *           reference to each of the L pidfds and the child drops them,
  *           which floor-pidfd shows.
  *
  * Each child exits with getpid() % 251, checked at every report. Each rep
@@ -47,8 +52,8 @@
  * next turn's children.
  *
  * Output, one line per measurement (medians over reps):
- *   reap <impl> L=<n> us=<per reap> n=<B>
- *   serial <impl> L=<n> us=<per child> pfaults=<parent> cfaults=<child>
+ *   reap <impl> L=<n> us=<per reap> cpu=<us> n=<B>
+ *   serial <impl> L=<n> us=<per child> cpu=<us> pfaults=<parent> cfaults=<child>
  * or "us=n/a   <impl>: n/a (<why>)" for an implementation that cannot run.
  * Exits non-zero if a status was lost or wrong, or a child left behind.
  *
@@ -312,17 +317,36 @@ static void reap(int impl, const pid_t *pids, int n)
     }
 }
 
-struct faults {
+/* Minor faults and CPU seconds, of this process and its reaped children. */
+struct usage {
     long self, children;
+    double cpu;
 };
 
-static struct faults faults_now(void)
+static double tv_sec(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
+}
+
+static struct usage usage_now(void)
 {
     struct rusage s, c;
 
     getrusage(RUSAGE_SELF, &s);
     getrusage(RUSAGE_CHILDREN, &c);
-    return (struct faults){ s.ru_minflt, c.ru_minflt };
+    return (struct usage){
+        s.ru_minflt, c.ru_minflt,
+        tv_sec(s.ru_utime) + tv_sec(s.ru_stime) + tv_sec(c.ru_utime) + tv_sec(c.ru_stime),
+    };
+}
+
+/* This thread's CPU seconds. */
+static double thread_cpu(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* Until the kernel says each of @pids[0..n-1] is a zombie (not reaped). */
@@ -345,10 +369,10 @@ static void wait_zombies(const pid_t *pids, int n)
     }
 }
 
-/* One turn of the reap workload: us per reap. */
-static double reap_turn(int impl, pid_t *pids, int b)
+/* One turn of the reap workload: us per reap; CPU us per reap in *cpu. */
+static double reap_turn(int impl, pid_t *pids, int b, double *cpu)
 {
-    double t0;
+    double t0, c0;
 
     if (pipe(st.release) < 0)
         die("pipe");
@@ -356,17 +380,22 @@ static double reap_turn(int impl, pid_t *pids, int b)
         pids[i] = spawn(impl, i, child_block);
     close(st.release[1]);
     wait_zombies(pids, b);
+    c0 = thread_cpu();
     t0 = bench_now();
     reap(impl, pids, b);
     t0 = (bench_now() - t0) * 1e6 / b;
+    *cpu = (thread_cpu() - c0) * 1e6 / b;
     close(st.release[0]);
     return t0;
 }
 
-/* One turn of the serial workload: us per child; faults added to @f. */
-static double serial_turn(int impl, int s, struct faults *f)
+/*
+ * One turn of the serial workload: us per child; CPU us per child in *cpu,
+ * faults added to @f.
+ */
+static double serial_turn(int impl, int s, struct usage *f, double *cpu)
 {
-    struct faults f0 = faults_now(), f1;
+    struct usage f0 = usage_now(), f1;
     double t0 = bench_now();
 
     for (int i = 0; i < s; i++) {
@@ -375,9 +404,10 @@ static double serial_turn(int impl, int s, struct faults *f)
         reap(impl, &pid, 1);
     }
     t0 = (bench_now() - t0) * 1e6 / s;
-    f1 = faults_now();
+    f1 = usage_now();
     f->self += f1.self - f0.self;
     f->children += f1.children - f0.children;
+    *cpu = (f1.cpu - f0.cpu) * 1e6 / s;
     return t0;
 }
 
@@ -447,7 +477,8 @@ int main(int argc, char **argv)
     int reps = argc > 3 ? atoi(argv[3]) : 5;
     int lmax = argc > 4 ? atoi(argv[4]) : 4000;
     static const int levels[] = { 0, 100, 1000, 4000, 16000 };
-    double t[NIMPL][MAXREPS], ts[NIMPL][MAXREPS];
+    double t[NIMPL][MAXREPS], tc[NIMPL][MAXREPS];      /* reap: time, CPU */
+    double ts[NIMPL][MAXREPS], tsc[NIMPL][MAXREPS];    /* serial: time, CPU */
     const char *why[NIMPL];
     pid_t *pids;
     int n = b > s ? b : s;
@@ -472,7 +503,7 @@ int main(int argc, char **argv)
     for (size_t li = 0; li < sizeof(levels) / sizeof(levels[0]); li++) {
         int L = levels[li] < lmax ? levels[li] : lmax;
         int do_serial = L == 0 || L == lmax;
-        struct faults f[NIMPL] = { { 0, 0 } };
+        struct usage f[NIMPL] = { { 0, 0, 0 } };
 
         if (li > 0 && levels[li - 1] >= lmax)
             break;
@@ -491,9 +522,9 @@ int main(int argc, char **argv)
                     turn_end(k);
                     continue;
                 }
-                t[k][r] = reap_turn(k, pids, b);
+                t[k][r] = reap_turn(k, pids, b, &tc[k][r]);
                 if (do_serial)
-                    ts[k][r] = serial_turn(k, s, &f[k]);
+                    ts[k][r] = serial_turn(k, s, &f[k], &tsc[k][r]);
                 turn_end(k);
             }
         }
@@ -501,16 +532,16 @@ int main(int argc, char **argv)
             if (why[k])
                 print_na("reap", k, L, why[k]);
             else
-                printf("reap %s L=%d us=%.2f n=%d\n", names[k], L,
-                       bench_median(t[k], reps), b);
+                printf("reap %s L=%d us=%.2f cpu=%.2f n=%d\n", names[k], L,
+                       bench_median(t[k], reps), bench_median(tc[k], reps), b);
         }
         for (int k = 0; do_serial && k < NIMPL; k++) {
             if (why[k])
                 print_na("serial", k, L, why[k]);
             else
-                printf("serial %s L=%d us=%.1f pfaults=%.1f cfaults=%.1f\n",
+                printf("serial %s L=%d us=%.1f cpu=%.1f pfaults=%.1f cfaults=%.1f\n",
                        names[k], L, bench_median(ts[k], reps),
-                       (double)f[k].self / (reps * s),
+                       bench_median(tsc[k], reps), (double)f[k].self / (reps * s),
                        (double)f[k].children / (reps * s));
         }
         fflush(stdout);
