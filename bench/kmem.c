@@ -30,10 +30,11 @@
  * references, not the table (4,096 slots: 32 KB at 4,000 pidfds).
  *
  * With the N children alive, S more children are forked and reaped one at
- * a time with plain fork() + _exit + waitpid(pid): fork_us shows what
- * holding the pidfds costs every fork() of the process, evsig's or
- * popen()'s, since dup_fd() takes a reference on each descriptor and the
- * child's exit drops it.
+ * a time with plain fork() + _exit + waitpid(pid): fork_us (and fork_cpu,
+ * CPU time of parent and child, which a busy neighbour does not inflate)
+ * shows what holding the pidfds costs every fork() of the process,
+ * evsig's or popen()'s, since dup_fd() takes a reference on each
+ * descriptor and the child's exit drops it.
  *
  * Fields, bytes per child: slab (Slab: kmalloc'd fd tables, task and
  * signal structs, pidfs inodes and files, epoll items), sunreclaim (its
@@ -48,8 +49,8 @@
  * hundred bytes per child at N = 4000.
  *
  * Output: "kmem <variant> n=<N> kernel=<B> slab=<B> sunreclaim=<B>
- *          kstack=<B> pagetables=<B> fork_us=<us>", or
- *         "kmem <variant> n=<N> kernel=n/a fork_us=n/a   <variant>: n/a (<why>)".
+ *          kstack=<B> pagetables=<B> fork_us=<us> fork_cpu=<us>", or
+ *         "kmem <variant> n=<N> kernel=n/a fork_us=n/a fork_cpu=n/a   <variant>: n/a (<why>)".
  *
  *   usage: evsig-bench-kmem [N [reps [S]]]          (4000 3 100)
  */
@@ -212,10 +213,23 @@ static const char *setup(int var)
     return NULL;
 }
 
-/* us per plain fork + _exit + waitpid(pid), @s times. */
-static double fork_cost(int s)
+/* CPU seconds of this process and its reaped children. */
+static double cpu_now(void)
 {
-    double t0 = bench_now();
+    struct rusage s, c;
+
+    getrusage(RUSAGE_SELF, &s);
+    getrusage(RUSAGE_CHILDREN, &c);
+    return (double)(s.ru_utime.tv_sec + s.ru_stime.tv_sec + c.ru_utime.tv_sec +
+                    c.ru_stime.tv_sec) +
+           (double)(s.ru_utime.tv_usec + s.ru_stime.tv_usec + c.ru_utime.tv_usec +
+                    c.ru_stime.tv_usec) * 1e-6;
+}
+
+/* us per plain fork + _exit + waitpid(pid), @s times; CPU us in *cpu. */
+static double fork_cost(int s, double *cpu)
+{
+    double t0 = bench_now(), c0 = cpu_now();
 
     for (int i = 0; i < s; i++) {
         pid_t pid = fork();
@@ -225,11 +239,13 @@ static double fork_cost(int s)
         if (pid < 0 || waitpid(pid, NULL, 0) != pid)
             die("fork");
     }
+    *cpu = (cpu_now() - c0) * 1e6 / s;
     return (bench_now() - t0) * 1e6 / s;
 }
 
 /* Per-child growth of each field with @n children of @var; fork cost. */
-static void measure(int var, int n, int s, double out[NFIELD], double *fork_us)
+static void measure(int var, int n, int s, double out[NFIELD], double *fork_us,
+                    double *fork_cpu)
 {
     long long m0[NFIELD], m1[NFIELD];
     int got = 0;
@@ -270,7 +286,7 @@ static void measure(int var, int n, int s, double out[NFIELD], double *fork_us)
     meminfo(m1);
     for (int i = 0; i < NFIELD; i++)
         out[i] = (double)(m1[i] - m0[i]) / n;
-    *fork_us = fork_cost(s);
+    *fork_us = fork_cost(s, fork_cpu);
 
     if (var >= EVSIG_LIBEV)
         evsig_reset();
@@ -328,7 +344,7 @@ int main(int argc, char **argv)
     int n = argc > 1 ? atoi(argv[1]) : 4000;
     int reps = argc > 2 ? atoi(argv[2]) : 3;
     int s = argc > 3 ? atoi(argv[3]) : 100;
-    double v[NVAR][NFIELD][MAXREPS], fork_us[NVAR][MAXREPS];
+    double v[NVAR][NFIELD][MAXREPS], fork_us[NVAR][MAXREPS], fork_cpu[NVAR][MAXREPS];
     const char *why[NVAR];
     pthread_t thread;
 
@@ -360,7 +376,7 @@ int main(int argc, char **argv)
             why[k] = setup(k);
             if (why[k])
                 continue;
-            measure(k, n, s, out, &fork_us[k][r]);
+            measure(k, n, s, out, &fork_us[k][r], &fork_cpu[k][r]);
             for (int i = 0; i < NFIELD; i++)
                 v[k][i][r] = out[i];
         }
@@ -369,7 +385,7 @@ int main(int argc, char **argv)
         double m[NFIELD], kernel[MAXREPS];
 
         if (why[k]) {
-            printf("kmem %s n=%d kernel=n/a fork_us=n/a   %s: n/a (%s)\n",
+            printf("kmem %s n=%d kernel=n/a fork_us=n/a fork_cpu=n/a   %s: n/a (%s)\n",
                    names[k], n, names[k], why[k]);
             continue;
         }
@@ -378,9 +394,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < NFIELD; i++)
             m[i] = bench_median(v[k][i], reps);
         printf("kmem %s n=%d kernel=%.0f slab=%.0f sunreclaim=%.0f kstack=%.0f "
-               "pagetables=%.0f fork_us=%.1f\n", names[k], n,
+               "pagetables=%.0f fork_us=%.1f fork_cpu=%.1f\n", names[k], n,
                bench_median(kernel, reps), m[SLAB], m[SUNRECLAIM], m[KSTACK],
-               m[PAGETABLES], bench_median(fork_us[k], reps));
+               m[PAGETABLES], bench_median(fork_us[k], reps),
+               bench_median(fork_cpu[k], reps));
     }
     evsig_reset();
     if (write(st.req[1], &(pid_t){ -1 }, sizeof(pid_t)) != sizeof(pid_t))
