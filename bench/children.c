@@ -1,43 +1,40 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * children.c - what a child costs: fork it, let it exit, get its status
- * through the loop. Three workloads, each measured for evsig, raw libev
+ * through the loop. Two workloads, each measured for evsig, raw libev
  * doing the same job by hand, and the bare-syscall floor, in one run,
  * alternated so that drift on a shared machine hits them alike:
  *
  *   serial   one child at a time: fork, the child _exits, status through
  *            the loop. evsig_fork_and_watch + callback | fork + ev_child |
- *            floor fork + blocking waitpid(pid).
+ *            floor fork + blocking waitpid(pid) | floor waitpid(-1).
  *   burst    fork B children that wait on a pipe, release them at once,
- *            reap all through the loop. Time per reaped child.
- *   scaling  with L long-lived watched children blocked in pause(), the
- *            cost of S more serial children, for L = 0, 100, 1000, 4000:
- *            evsig | raw libev | floor waitpid(pid) | floor waitpid(-1).
- *            waitpid(-1) makes the kernel scan every child, so a design
- *            that reaps with it (libev does) pays O(L) per exit.
+ *            reap all through the loop. Time per reaped child (the
+ *            children's exits included: see reap.c for reaping alone).
+ *
+ * evsig runs with its default child backend (EVSIG_CHILD_AUTO); reap.c
+ * sets each backend beside raw libev and the floors with L live children.
+ * evsig_reset() ends each evsig turn: under the PIDFD backend evsig owns
+ * SIGCHLD and raw ev_child watchers would not fire.
  *
  * Beside every time: minor page faults per child (getrusage, parent and
  * children), since on a small VM a copy-on-write fault costs ~15 us and
  * fork timings mostly measure the pages touched between fork and reap.
  *
- * Output: one line per measurement,
- *   <workload> <impl> L=<n> us=<median> pfaults=<parent> cfaults=<child>
+ * Output: "children backend=<evsig's child backend>", then one line per
+ * measurement,
+ *   <workload> <impl> L=0 us=<median> pfaults=<parent> cfaults=<child>
  * Exits non-zero if any child was lost or reported with a wrong status.
  *
- * Built twice so that each program finishes in well under 20 s at its
- * default sizes: evsig-bench-children runs serial and burst,
- * evsig-bench-scaling (EVSIG_BENCH_SCALING) runs scaling.
- *
- * With a sixth argument (0..3) only the serial workload of that
+ * With a fifth argument (0..3) only the serial workload of that
  * implementation runs, once: for counting system calls under strace.
  *
- *   usage: evsig-bench-children [serial-n [burst-n [scaling-s [reps [Lmax [impl]]]]]]
+ *   usage: evsig-bench-children [serial-n [burst-n [reps [impl]]]]
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,14 +44,6 @@
 
 #include "bench.h"
 
-#ifdef EVSIG_BENCH_SCALING
-#define SERIAL_AND_BURST 0
-#define DEFAULT_LMAX 4000
-#else
-#define SERIAL_AND_BURST 1
-#define DEFAULT_LMAX (-1)
-#endif
-
 enum { EVSIG, LIBEV, FLOOR_PID, FLOOR_ANY, NIMPL };
 
 static const char *const names[NIMPL] = {
@@ -62,6 +51,7 @@ static const char *const names[NIMPL] = {
 };
 
 static int reported, bad;
+static const char *backend = "libev (first version)";
 
 static void on_evsig_exit(struct ev_loop *loop, pid_t pid, int status, void *data)
 {
@@ -92,6 +82,22 @@ static struct faults faults_now(void)
     getrusage(RUSAGE_SELF, &s);
     getrusage(RUSAGE_CHILDREN, &c);
     return (struct faults){ s.ru_minflt, c.ru_minflt };
+}
+
+/*
+ * After @impl's turn: note evsig's backend, then forget evsig's state, so
+ * raw libev's ev_child works in the next turn whatever the backend; and
+ * let libev's reaper see the SIGCHLDs it caught while nothing is a zombie.
+ */
+static void turn_end(struct ev_loop *loop, int impl)
+{
+    if (impl == EVSIG) {
+#ifdef EVSIG_CHILD_PIDFD
+        backend = evsig_child_backend() == EVSIG_CHILD_PIDFD ? "pidfd" : "libev";
+#endif
+        evsig_reset();
+    }
+    ev_run(loop, EVRUN_NOWAIT);
 }
 
 /* @n serial children with @impl; returns us per child. */
@@ -149,6 +155,7 @@ static double serial(struct ev_loop *loop, int impl, int n, struct faults *f)
             break;
         }
     }
+    t0 = (bench_now() - t0) * 1e6 / n;
     free(w);
     {
         struct faults f1 = faults_now();
@@ -156,7 +163,8 @@ static double serial(struct ev_loop *loop, int impl, int n, struct faults *f)
         f->self = f1.self - f0.self;
         f->children = f1.children - f0.children;
     }
-    return (bench_now() - t0) * 1e6 / n;
+    turn_end(loop, impl);
+    return t0;
 fail:
     perror("fork");
     exit(1);
@@ -209,6 +217,7 @@ static double burst(struct ev_loop *loop, int impl, int n, struct faults *f)
     f1 = faults_now();
     f->self = f1.self - f0.self;
     f->children = f1.children - f0.children;
+    turn_end(loop, impl);
     return t0;
 }
 
@@ -225,25 +234,19 @@ int main(int argc, char **argv)
 {
     int serial_n = argc > 1 ? atoi(argv[1]) : 200;
     int burst_n = argc > 2 ? atoi(argv[2]) : 1000;
-    int scale_s = argc > 3 ? atoi(argv[3]) : 100;
-    int reps = argc > 4 ? atoi(argv[4]) : 3;
-    int lmax = argc > 5 ? atoi(argv[5]) : DEFAULT_LMAX;
-    static const int levels[] = { 0, 100, 1000, 4000 };
+    int reps = argc > 3 ? atoi(argv[3]) : 3;
     struct ev_loop *loop = ev_default_loop(0);
     double t[NIMPL][16];
     struct faults f[NIMPL];
-    pid_t *live;
-    int nlive = 0;
 
-    if (serial_n <= 0 || burst_n <= 0 || scale_s <= 0 || reps <= 0 ||
-        reps > 16) {
-        fprintf(stderr, "usage: %s [serial-n [burst-n [scaling-s [reps(<=16) [Lmax]]]]]\n",
+    if (serial_n <= 0 || burst_n <= 0 || reps <= 0 || reps > 16) {
+        fprintf(stderr, "usage: %s [serial-n [burst-n [reps(<=16) [impl]]]]\n",
                 argv[0]);
         return 2;
     }
 
-    if (argc > 6) {
-        int k = atoi(argv[6]);
+    if (argc > 4) {
+        int k = atoi(argv[4]);
 
         if (k < 0 || k >= NIMPL)
             return 2;
@@ -251,53 +254,18 @@ int main(int argc, char **argv)
         evsig_reset();
         return bad != 0;
     }
-    for (int r = 0; SERIAL_AND_BURST && r < reps; r++)
+    for (int r = 0; r < reps; r++)
         for (int k = 0; k < NIMPL; k++)
             t[k][r] = serial(loop, k, serial_n, &f[k]);
-    for (int k = 0; SERIAL_AND_BURST && k < NIMPL; k++)
+    printf("children backend=%s\n", backend);
+    for (int k = 0; k < NIMPL; k++)
         report("serial", k, 0, t[k], reps, &f[k], serial_n);
 
-    for (int r = 0; SERIAL_AND_BURST && r < reps; r++)
+    for (int r = 0; r < reps; r++)
         for (int k = EVSIG; k <= LIBEV; k++)
             t[k][r] = burst(loop, k, burst_n, &f[k]);
-    for (int k = EVSIG; SERIAL_AND_BURST && k <= LIBEV; k++)
+    for (int k = EVSIG; k <= LIBEV; k++)
         report("burst", k, 0, t[k], reps, &f[k], burst_n);
-
-    live = calloc((size_t)lmax + 1, sizeof(*live));
-    for (size_t li = 0; li < sizeof(levels) / sizeof(levels[0]); li++) {
-        int L = levels[li];
-
-        if (L > lmax)
-            break;
-        /* Long-lived children, watched (NOREF: they do not keep the loop
-         * running) so every implementation pays for them in the kernel. */
-        while (nlive < L) {
-            pid_t pid = evsig_fork_and_watch(loop, NULL, NULL, EVSIG_NOREF);
-
-            if (pid == 0) {
-                pause();
-                _exit(0);
-            }
-            if (pid < 0) {
-                fprintf(stderr, "scaling: fork failed at L=%d: %s\n", nlive,
-                        strerror(errno));
-                break;
-            }
-            live[nlive++] = pid;
-        }
-        if (nlive < L)
-            break;
-        for (int r = 0; r < reps; r++)
-            for (int k = 0; k < NIMPL; k++)
-                t[k][r] = serial(loop, k, scale_s, &f[k]);
-        for (int k = 0; k < NIMPL; k++)
-            report("scaling", k, L, t[k], reps, &f[k], scale_s);
-    }
-    for (int i = 0; i < nlive; i++)
-        kill(live[i], SIGKILL);
-    for (int i = 0; i < nlive; i++)
-        evsig_waitpid(loop, live[i], NULL, 0);
-    free(live);
 
     if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD) {
         fprintf(stderr, "children: a child was left behind\n");
