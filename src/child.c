@@ -67,6 +67,7 @@ struct cloop {
 static struct child_state {
     const struct evsig__reaper *ops;   /* once chosen; NULL: not yet */
     struct cloop  *loops;
+    struct cloop  *spare;              /* the last one freed, for reuse */
     struct evsig__rlist unwatched;     /* results of children nobody watched */
     struct evsig__pidset *watched;     /* published to the C handler */
     uint64_t      *known[KNOWN_CHUNKS];
@@ -76,8 +77,9 @@ static struct child_state {
     bool           ttl_set;
     bool           claimed;            /* holds a claim on SIGCHLD */
     bool           witness;            /* PIDFD: libev's reaper watched */
-    bool           forked;             /* a child of evsig_fork(): the backend
-                                          is free until the next watch */
+    unsigned       bound_gen;          /* the fork generation of the last
+                                          watch: in a child of fork() the
+                                          backend is free until one */
     bool           force_fallback;
 } child = {
     .unwatched = EVSIG__RLIST_INIT,
@@ -141,8 +143,8 @@ int evsig__child_resolve(void)
 /* The choice is fixed while anything depends on it. */
 static bool backend_in_use(void)
 {
-    if (child.forked)
-        return false;
+    if (child.bound_gen != evsig__forkgen())
+        return false;   /* a forked child that watched nothing yet */
     fresh();
     return child.loops || child.claimed || child.sigchld_cb ||
            evsig__pidtab_oldest(&child.unwatched);
@@ -313,12 +315,13 @@ static struct cloop *cloop_find(struct ev_loop *loop)
 
 /* The record of a loop that has children: one exists while it does
  * (prepare_watch() made it). */
-__attribute__((returns_nonnull))
 static struct cloop *cloop_of(struct ev_loop *loop)
 {
     struct cloop *cl = cloop_find(loop);
 
     assert(cl);
+    if (!cl)
+        __builtin_unreachable();   /* the invariant, for release builds */
     return cl;
 }
 
@@ -327,9 +330,11 @@ static int cloop_get(struct ev_loop *loop, struct cloop **out)
     struct cloop *cl = cloop_find(loop);
 
     if (!cl) {
-        cl = calloc(1, sizeof(*cl));
+        cl = child.spare ? child.spare : malloc(sizeof(*cl));
         if (!cl)
             return -ENOMEM;
+        child.spare = NULL;
+        memset(cl, 0, sizeof(*cl));
         cl->loop = loop;
         cl->results = (struct evsig__rlist)EVSIG__RLIST_INIT;
         ev_async_init(&cl->kick, kick_cb);
@@ -359,7 +364,9 @@ static void cloop_update(struct cloop *cl)
     }
 }
 
-/* A cloop holding nothing at all is freed. */
+/* A cloop holding nothing at all is freed -- or kept for the next loop
+ * that needs one: a program forking one child at a time would otherwise
+ * allocate and free it per child. */
 static void cloop_maybe_free(struct cloop *cl)
 {
     if (cl->running || cl->pending || cl->refs || cl->kicking ||
@@ -371,7 +378,10 @@ static void cloop_maybe_free(struct cloop *cl)
             break;
         }
     }
-    free(cl);
+    if (child.spare)
+        free(cl);
+    else
+        child.spare = cl;
 }
 
 /* --- entries: what a watch holds ----------------------------------------- */
@@ -798,7 +808,8 @@ static void watch(struct evsig__child *e, struct ev_loop *loop, int pidfd,
     struct cloop *cl = cloop_of(loop);
 
     take_sigchld();
-    child.forked = false;
+    if (child.bound_gen != evsig__forkgen())
+        child.bound_gen = evsig__forkgen();
     if (e->watched) {
         release_ref(e, cl);   /* watched again: same loop (checked) */
     } else {
@@ -838,7 +849,8 @@ static void after_fork_in_child(struct ev_loop *loop, unsigned gen)
         for (; cl->refs; cl->refs--)
             ev_unref(cl->loop);
     child.ops->fork_child();
-    child.forked = true;   /* the backend may be chosen anew */
+    /* The backend may be chosen anew: the fork generation moved past
+     * child.bound_gen (nothing written here, see backend_in_use()). */
 }
 
 /* The forkpty() of glibc, but the master is close-on-exec before fork(),
@@ -884,16 +896,23 @@ static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
         return evsig__fail(r);
     }
     gen = evsig__forkgen();
+    saved = errno;   /* fork() leaves it alone when it succeeds */
     pid = fork();
-    saved = errno;
     if (pid == 0) {
+        /* Every call first made here costs the child a page fault or
+         * more (see after_fork_in_child()): errno is left as it is. */
         after_fork_in_child(loop, gen);
         if (amaster) {
             close(master);
             if (login_tty(slave) < 0)
                 _exit(127);
         }
-    } else if (amaster) {
+        evsig__unlock_forked(&old);
+        return 0;
+    }
+    if (pid < 0)
+        saved = errno;
+    if (amaster) {
         close(slave);
         if (pid > 0)
             *amaster = master;
@@ -914,7 +933,8 @@ static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
         }
     }
     evsig__unlock(&old);
-    errno = saved;
+    if (errno != saved)
+        errno = saved;   /* unchanged mostly: spare the page a write */
     return pid;
 }
 
@@ -1422,6 +1442,7 @@ void evsig__child_reset(void)
         }
         free(cl);
     }
+    free(child.spare);
     evsig__pidtab_forget();
     set = evsig__catch_set_watched(NULL);
     evsig__core_quiesce();
@@ -1430,5 +1451,6 @@ void evsig__child_reset(void)
         free(child.known[c]);
     memset(&child, 0, sizeof(child));
     child.unwatched = (struct evsig__rlist)EVSIG__RLIST_INIT;
+    child.bound_gen = evsig__forkgen();
     /* disposition.c forgets the claim on SIGCHLD. */
 }

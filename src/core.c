@@ -32,50 +32,92 @@
 
 #include "evsig-private.h"
 
-struct evsig__proc evsig__proc;
+/* Aligned so that it never straddles two pages (see evsig-private.h), and
+ * in .data rather than .bss: beside the other small state a fork_and_watch
+ * writes (the pid table's, the reaper's), so that the parent copies one
+ * page of it after each fork, not two. */
+struct evsig__proc evsig__proc
+    __attribute__((aligned(256), section(".data"))) = {
+    .lock.mutex = PTHREAD_MUTEX_INITIALIZER,
+};
+_Static_assert(sizeof(struct evsig__proc) <= 256, "evsig__proc on one page");
 
 typedef void (*sighandler_fn)(int);
 
 static struct core_state {
-    pthread_mutex_t mutex;
     unsigned        epoch;
     bool            atfork_registered;
     bool            met_default_loop;
     sighandler_fn   libev_handler;
-} core = {
-    .mutex = PTHREAD_MUTEX_INITIALIZER,
-};
+    void          (*fork_hook)(unsigned parent_gen);
+} core;
 
 /* Callbacks run on this thread (evsig_pause() waits for the count to move). */
 static _Thread_local unsigned long handlers_ran;
-/* This thread holds the lock: evsig_fork() forks with it held, and the
- * atfork handlers must neither take it again nor leave it held. */
-static _Thread_local bool holding;
 
 /* --- fork ---------------------------------------------------------------- */
 
+/*
+ * evsig_fork() forks with the lock held (so the child inherits a
+ * consistent state); any other fork() waits for it here and releases it in
+ * both processes, the pattern pthread_atfork() was made for. The holder's
+ * id says which case it is: it is written beside the mutex (no
+ * thread-local flag, whose page the parent would copy after each fork).
+ */
+#define LK evsig__proc.lock
+
+static bool held_by_me(void)
+{
+    pthread_t h = atomic_load_explicit(&LK.holder, memory_order_relaxed);
+
+    return h && pthread_equal(h, pthread_self());
+}
+
 static void atfork_prepare(void)
 {
-    if (!holding)
-        pthread_mutex_lock(&core.mutex);
+    LK.forking_holds = held_by_me();
+    if (!LK.forking_holds)
+        pthread_mutex_lock(&LK.mutex);
 }
 
 static void atfork_parent(void)
 {
-    if (!holding)
-        pthread_mutex_unlock(&core.mutex);
+    if (!LK.forking_holds)
+        pthread_mutex_unlock(&LK.mutex);
+}
+
+/* The mutex made anew, unlocked, in a child of fork() -- by assignment: a
+ * call the parent never made would be resolved by the dynamic linker in
+ * every child, and each page of code or data first touched there is a
+ * page fault (a fork costs mostly those). Only the forking thread exists
+ * in the child, so nobody waits on the mutex being replaced. */
+static void remake_lock(void)
+{
+    static const pthread_mutex_t unlocked = PTHREAD_MUTEX_INITIALIZER;
+
+    LK.mutex = unlocked;
+    atomic_store_explicit(&LK.holder, 0, memory_order_relaxed);
 }
 
 /* In every child of fork(), evsig's or not: whatever was caught before the
- * fork belongs to the parent, and no handler runs here yet. The forking
- * thread is the only one here: it gets the lock back as it held it. */
+ * fork belongs to the parent, and no handler runs here yet. A lock taken
+ * by atfork_prepare() is released; evsig_fork() keeps the one it held
+ * until evsig__unlock_forked(). */
 static void atfork_child(void)
 {
-    atomic_fetch_add_explicit(&evsig__proc.forkgen, 1, memory_order_relaxed);
+    unsigned gen = atomic_fetch_add_explicit(&evsig__proc.forkgen, 1,
+                                             memory_order_relaxed);
+
     atomic_store_explicit(&evsig__proc.inflight, 0, memory_order_relaxed);
-    pthread_mutex_init(&core.mutex, NULL);
-    if (holding)
-        pthread_mutex_lock(&core.mutex);
+    if (!LK.forking_holds)
+        remake_lock();
+    if (core.fork_hook)
+        core.fork_hook(gen);
+}
+
+void evsig__core_set_fork_hook(void (*hook)(unsigned parent_gen))
+{
+    core.fork_hook = hook;
 }
 
 void evsig__core_fork_child(unsigned gen)
@@ -84,6 +126,8 @@ void evsig__core_fork_child(unsigned gen)
         /* No atfork handler ran (it could not be registered). */
         atomic_fetch_add_explicit(&evsig__proc.forkgen, 1, memory_order_relaxed);
         atomic_store_explicit(&evsig__proc.inflight, 0, memory_order_relaxed);
+        if (core.fork_hook)
+            core.fork_hook(gen);
     }
 }
 
@@ -95,8 +139,8 @@ void evsig__lock(sigset_t *saved)
 
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, saved);
-    pthread_mutex_lock(&core.mutex);
-    holding = true;
+    pthread_mutex_lock(&LK.mutex);
+    atomic_store_explicit(&LK.holder, pthread_self(), memory_order_relaxed);
     if (!core.atfork_registered) {
         /* Can only fail with ENOMEM; then a fork() made while another
          * thread holds the lock is the program's risk, and evsig_fork()
@@ -108,21 +152,27 @@ void evsig__lock(sigset_t *saved)
 
 void evsig__unlock(const sigset_t *saved)
 {
-    holding = false;
-    pthread_mutex_unlock(&core.mutex);
+    atomic_store_explicit(&LK.holder, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&LK.mutex);
+    pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+void evsig__unlock_forked(const sigset_t *saved)
+{
+    remake_lock();
     pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
 
 void evsig__lock_loop(void)
 {
-    pthread_mutex_lock(&core.mutex);
-    holding = true;
+    pthread_mutex_lock(&LK.mutex);
+    atomic_store_explicit(&LK.holder, pthread_self(), memory_order_relaxed);
 }
 
 void evsig__unlock_loop(void)
 {
-    holding = false;
-    pthread_mutex_unlock(&core.mutex);
+    atomic_store_explicit(&LK.holder, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&LK.mutex);
 }
 
 /* --- handlers in flight -------------------------------------------------- */

@@ -839,7 +839,8 @@ int evsig__dispatch_table(int signum, struct ev_loop *loop, evsig_handler cb,
 
 void evsig__dispatch_set_sigchld_filter(bool (*reported)(pid_t pid))
 {
-    dispatch.reported = reported;
+    if (dispatch.reported != reported)   /* each fork: no page written */
+        dispatch.reported = reported;
 }
 
 /* --- dispatch ------------------------------------------------------------- */
@@ -1558,5 +1559,6 @@ void evsig__dispatch_reset(void)
 
     memset(&dispatch, 0, sizeof(dispatch));
     dispatch.graveyard = graveyard;
-    dispatch.reported = reported;
+    if (dispatch.reported != reported)   /* each fork: no page written */
+        dispatch.reported = reported;
 }

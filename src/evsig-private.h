@@ -25,6 +25,8 @@
 #define EVSIG_PRIVATE_H
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdalign.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -62,16 +64,23 @@ int evsig__check_signum(int signum);
 /* core.c ----------------------------------------------------------------- */
 
 /*
- * The two words of process-wide state the C handler touches outside
- * catch.c's own: the fork generation (bumped in every child of fork(), so
- * that what the parent caught is recognised as the parent's without walking
- * it) and the number of C handlers running now (so that memory the handler
- * may read is freed only when none runs). They share one cache line on
- * purpose: the child of a fork writes both, and only that page.
+ * The process-wide state the C handler touches outside catch.c's own: the
+ * fork generation (bumped in every child of fork(), so that what the parent
+ * caught is recognised as the parent's without walking it) and the number
+ * of C handlers running now (so that memory the handler may read is freed
+ * only when none runs); and beside them core.c's lock. The child of
+ * evsig_fork() writes all three and nothing else of evsig's before it
+ * returns: they live on one page on purpose (core.c aligns the struct), as
+ * each page written after fork() is a copy-on-write fault.
  */
 struct evsig__proc {
     _Atomic unsigned forkgen;
     _Atomic unsigned inflight;
+    struct {                       /* core.c's only */
+        alignas(64) pthread_mutex_t mutex;
+        _Atomic(pthread_t) holder; /* the thread holding it, or 0 */
+        bool forking_holds;        /* ... was the forking thread */
+    } lock;
 };
 extern struct evsig__proc evsig__proc;
 
@@ -89,6 +98,9 @@ static inline unsigned evsig__forkgen(void)
  */
 void evsig__lock(sigset_t *saved);
 void evsig__unlock(const sigset_t *saved);
+/* evsig__unlock() in the child of a fork made with the lock held: makes the
+ * mutex anew without a call into the threads library (see core.c). */
+void evsig__unlock_forked(const sigset_t *saved);
 void evsig__lock_loop(void);
 void evsig__unlock_loop(void);
 
@@ -118,6 +130,11 @@ bool evsig__core_signalfd_default_loop(void);
 /* In a child of evsig_fork(): bump the fork generation if no atfork
  * handler did (@gen: the generation before fork()). */
 void evsig__core_fork_child(unsigned gen);
+/* @hook runs first thing in every child of fork() (from the atfork
+ * handler: async-signal-safe work only), with the parent's fork
+ * generation. One hook: the PIDFD reaper's, which closes its fds there.
+ * Lock held. */
+void evsig__core_set_fork_hook(void (*hook)(unsigned parent_gen));
 
 /* Count of table and watcher callbacks run on the calling thread
  * (evsig_pause()). Any thread, no lock. */

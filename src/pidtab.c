@@ -29,35 +29,38 @@
 #include "evsig-private.h"
 
 #define NIL UINT32_MAX
+#define PID_LIMIT (1u << 22)   /* Linux's PID_MAX_LIMIT: no more children */
 
+/*
+ * One block holds the bucket array and then the slab, both of the same
+ * power-of-two size (so the load factor stays at most 1): a program that
+ * forks one child at a time writes bucket and entry on one page, and a
+ * fork() makes every page the parent writes afterwards a copy-on-write
+ * fault.
+ */
 static struct pidtab_state {
     unsigned              gen;       /* fork generation the data belongs to */
-    struct evsig__child  *slab;
-    uint32_t              nslab, capslab, free;
-    uint32_t             *buckets;
-    uint32_t              nbuckets, count;
-    struct evsig__child  *parent_slab;  /* a fork's inherited table */
-    uint32_t             *parent_buckets;
+    uint32_t             *buckets;   /* the block */
+    struct evsig__child  *slab;      /* in the block, after @cap buckets */
+    uint32_t              nslab, cap, free, count;
+    void                 *parent_block;  /* a fork's inherited table */
 } tab = {
     .free = NIL,
 };
 
 static void start_empty(void)
 {
-    tab.slab = NULL;
     tab.buckets = NULL;
-    tab.nslab = tab.capslab = tab.nbuckets = tab.count = 0;
+    tab.slab = NULL;
+    tab.nslab = tab.cap = tab.count = 0;
     tab.free = NIL;
 }
 
 void evsig__pidtab_forget(void)
 {
-    free(tab.slab);
     free(tab.buckets);
-    free(tab.parent_slab);
-    free(tab.parent_buckets);
-    tab.parent_slab = NULL;
-    tab.parent_buckets = NULL;
+    free(tab.parent_block);
+    tab.parent_block = NULL;
     start_empty();
 }
 
@@ -71,11 +74,9 @@ bool evsig__pidtab_fresh(void)
      * allocator's headers and copy the parent's pages into this process,
      * which is most of what a fork costs. Keep it referenced (a leak
      * checker must not report it) and start empty. */
-    if (tab.slab || tab.buckets) {
-        free(tab.parent_slab);       /* a grandparent's, if any */
-        free(tab.parent_buckets);
-        tab.parent_slab = tab.slab;
-        tab.parent_buckets = tab.buckets;
+    if (tab.buckets) {
+        free(tab.parent_block);      /* a grandparent's, if any */
+        tab.parent_block = tab.buckets;
     }
     start_empty();
     return true;
@@ -83,7 +84,7 @@ bool evsig__pidtab_fresh(void)
 
 static uint32_t bucket_of(pid_t pid)
 {
-    return ((uint32_t)pid * 2654435761u) & (tab.nbuckets - 1);
+    return ((uint32_t)pid * 2654435761u) & (tab.cap - 1);
 }
 
 static uint32_t index_of(const struct evsig__child *e)
@@ -98,7 +99,7 @@ static struct evsig__child *at(uint32_t i)
 
 struct evsig__child *evsig__pidtab_lookup(pid_t pid)
 {
-    if (!tab.nbuckets)
+    if (!tab.cap)
         return NULL;
     for (uint32_t i = tab.buckets[bucket_of(pid)]; i != NIL;
          i = tab.slab[i].next)
@@ -109,35 +110,34 @@ struct evsig__child *evsig__pidtab_lookup(pid_t pid)
 
 int evsig__pidtab_reserve(void)
 {
-    if (tab.free == NIL && tab.nslab == tab.capslab) {
-        uint32_t cap = tab.capslab ? tab.capslab * 2 : 64;
-        struct evsig__child *slab = realloc(tab.slab, cap * sizeof(*slab));
+    uint32_t cap, *b;
+    struct evsig__child *slab;
 
-        if (!slab)
-            return -ENOMEM;
-        tab.slab = slab;
-        tab.capslab = cap;
-    }
-    if (tab.count + 1 > tab.nbuckets) {
-        uint32_t n = tab.nbuckets ? tab.nbuckets * 2 : 64;
-        uint32_t *b = malloc(n * sizeof(*b));
+    if (tab.free != NIL || tab.nslab < tab.cap)
+        return 0;
+    if (tab.cap >= PID_LIMIT)
+        return -ENOMEM;
+    cap = tab.cap ? tab.cap * 2 : 64;
+    b = malloc(cap * (sizeof(*b) + sizeof(*slab)));
+    if (!b)
+        return -ENOMEM;
+    slab = (struct evsig__child *)(b + cap);
+    if (tab.nslab)
+        memcpy(slab, tab.slab, tab.nslab * sizeof(*slab));
+    free(tab.buckets);
+    tab.buckets = b;
+    tab.slab = slab;
+    tab.cap = cap;
+    for (uint32_t i = 0; i < cap; i++)
+        b[i] = NIL;
+    for (uint32_t i = 0; i < tab.nslab; i++) {
+        struct evsig__child *e = &tab.slab[i];
 
-        if (!b)
-            return -ENOMEM;
-        for (uint32_t i = 0; i < n; i++)
-            b[i] = NIL;
-        free(tab.buckets);
-        tab.buckets = b;
-        tab.nbuckets = n;
-        for (uint32_t i = 0; i < tab.nslab; i++) {
-            struct evsig__child *e = &tab.slab[i];
+        if (e->pid) {
+            uint32_t h = bucket_of(e->pid);
 
-            if (e->pid) {
-                uint32_t h = bucket_of(e->pid);
-
-                e->next = b[h];
-                b[h] = i;
-            }
+            e->next = b[h];
+            b[h] = i;
         }
     }
     return 0;

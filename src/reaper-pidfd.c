@@ -10,11 +10,11 @@
  * through such a copy and keeps firing; libev then rebuilds its whole set
  * (measured: 17 ms per reap at 4,000 children). In a set of evsig's own a
  * registration is removed (EPOLL_CTL_DEL) before its pidfd is closed, and
- * the children of evsig_fork*() close every fd evsig opened (fork_child(),
- * from a bitmap of evsig's fd numbers), so no long-lived child holds a copy
- * of every pidfd either (+25-32 KB of kernel memory per child at 4,000
- * children otherwise). An epoll set inherited from a parent is never
- * touched: after any fork the first use here forgets it (fresh()).
+ * every child of fork() closes the pidfds at once (from core.c's atfork
+ * handler, with a bitmap of their numbers), so no long-lived child holds a
+ * copy of every pidfd either. An epoll set inherited from a
+ * parent is never touched: after any fork the first use here forgets it
+ * (fresh()).
  *
  * waitid(P_PIDFD) gives the full siginfo (the child's uid too), and the
  * cost of one exit does not depend on how many children live: epoll says
@@ -67,7 +67,8 @@ static struct pidfd_state {
     struct ploop  *loops;
     struct ploop  *gone;           /* released while a scan held them */
     struct ploop  *inherited;      /* a fork's, kept (not freed), see below */
-    uint64_t      *fdbits;         /* fds evsig opened here */
+    struct ploop  *spare;          /* the last one released, for reuse */
+    uint64_t      *fdbits;         /* pidfd numbers open here */
     unsigned       nfdwords;
     unsigned       forkgen;        /* the fork generation of all this */
     int            available;      /* pidfd_open works: -1 not probed yet */
@@ -77,10 +78,12 @@ static struct pidfd_state {
 };
 
 static void scan_cb(struct ev_loop *loop, ev_timer *t, int revents);
+static void close_in_child(unsigned parent_gen);
 
 void evsig__reaper_pidfd_init(const struct evsig__reaper_hooks *hooks)
 {
     pr.hooks = hooks;
+    evsig__core_set_fork_hook(close_in_child);
 }
 
 void evsig__reaper_pidfd_force_fallback(bool on)
@@ -132,7 +135,8 @@ static void fd_close(int fd)
     close(fd);
 }
 
-/* Close every fd evsig opened, a run of consecutive numbers at a time. */
+/* Close every pidfd, a run of consecutive numbers at a time. Reads the
+ * bitmap only (the child of a fork must not write the parent's pages). */
 static void fd_close_all(void)
 {
     unsigned n = pr.nfdwords * 64;
@@ -153,6 +157,10 @@ static void fd_close_all(void)
                 close((int)i);
         fd = last + 1;
     }
+}
+
+static void fd_forget_all(void)
+{
     if (pr.nfdwords)
         memset(pr.fdbits, 0, pr.nfdwords * sizeof(*pr.fdbits));
 }
@@ -195,7 +203,7 @@ static void ploop_stop(struct ploop *pl)
     if (pl->epfd >= 0) {
         ev_ref(pl->loop);
         ev_io_stop(pl->loop, &pl->io);
-        fd_close(pl->epfd);
+        close(pl->epfd);
         pl->epfd = -1;
     }
     stop_scan(pl);
@@ -203,6 +211,20 @@ static void ploop_stop(struct ploop *pl)
         evsig__dispatch_unwatch(&pl->sigchld);
         pl->watching = false;
     }
+}
+
+/* A released record (nothing of it on its loop) is kept for the next
+ * loop that needs one: a program forking one child at a time would
+ * otherwise allocate and free it, and grow its fallback array, per child. */
+static void ploop_recycle(struct ploop *pl)
+{
+    if (!pr.spare) {
+        pl->next = NULL;
+        pr.spare = pl;
+        return;
+    }
+    free(pl->fb);
+    free(pl);
 }
 
 /* Release @pl when it watches nothing (on its loop's thread); while a scan
@@ -219,8 +241,7 @@ static void ploop_maybe_release(struct ploop *pl)
         pr.gone = pl;
         return;
     }
-    free(pl->fb);
-    free(pl);
+    ploop_recycle(pl);
 }
 
 /* The last scan leaves @pl: free it if it was released meanwhile. */
@@ -232,20 +253,9 @@ static void ploop_free_gone(struct ploop *pl)
             break;
         }
     }
-    free(pl->fb);
-    free(pl);
+    ploop_recycle(pl);
 }
 
-/*
- * After a fork, what this file holds is the parent's: its epoll sets are
- * shared with the parent (adding or removing a registration here would
- * change the parent's), its pidfds are copies. Stop the ev_io watchers
- * (libev must not re-register a closed fd), close the copies, forget the
- * records -- without EPOLL_CTL_DEL, which would reach the parent's sets.
- * The records are not freed (free() would write the allocator's headers,
- * copying the parent's pages into this process): they stay referenced
- * until evsig_reset(), so no leak checker reports them.
- */
 static void keep_inherited(struct ploop *list)
 {
     while (list) {
@@ -268,12 +278,44 @@ static void free_list(struct ploop *list)
     }
 }
 
+/*
+ * First thing in every child of fork() (core.c's atfork handler calls it):
+ * close the copies of the pidfds at once, before the child can open an fd
+ * of its own under one of their numbers. Only if they were the forking
+ * process's own: inherited from further up, they were closed in that
+ * process at its birth, and the numbers may be its files now. Reads only:
+ * every page the child writes is a copy-on-write fault, most of what a
+ * fork costs.
+ */
+static void close_in_child(unsigned parent_gen)
+{
+    if (pr.forkgen == parent_gen)
+        fd_close_all();
+}
+
+/*
+ * After a fork, what this file holds is the parent's: its epoll sets are
+ * shared with the parent (adding or removing a registration here would
+ * change the parent's), its pidfds were copies, closed by close_in_child().
+ * The rest waits for the child's first use of this file (fresh(), and
+ * io_cb() should the child run an inherited loop first), so that a child
+ * that never uses it writes none of the parent's pages: stop the ev_io
+ * watchers, then close the epoll fds (libev asserts on an ev_io whose fd
+ * is closed under it, so this cannot be done in close_in_child()); forget
+ * the pidfd numbers and the records -- without EPOLL_CTL_DEL, which would
+ * reach the parent's sets. The records are not freed (free() would write
+ * the allocator's headers): they stay referenced until evsig_reset(), so
+ * no leak checker reports them. (Like libev's own fds after ev_loop_fork(),
+ * the epoll fds are closed by number: a child that closed them itself and
+ * reused the numbers before its first evsig call loses those.)
+ */
 static void forget_inherited(void)
 {
     for (struct ploop *pl = pr.loops; pl; pl = pl->next) {
         if (pl->epfd >= 0) {
             ev_ref(pl->loop);
             ev_io_stop(pl->loop, &pl->io);
+            close(pl->epfd);
         }
         stop_scan(pl);
         /* Its SIGCHLD watcher is inherited by dispatch.c like any; drop it
@@ -281,7 +323,7 @@ static void forget_inherited(void)
         if (pl->watching)
             evsig__dispatch_unwatch(&pl->sigchld);
     }
-    fd_close_all();
+    fd_forget_all();
     keep_inherited(pr.loops);
     keep_inherited(pr.gone);
     pr.loops = NULL;
@@ -305,9 +347,20 @@ static int prepare(struct ev_loop *loop)
     fresh();
     pl = ploop_find(loop);
     if (!pl) {
-        pl = calloc(1, sizeof(*pl));
-        if (!pl)
-            return -ENOMEM;
+        pl = pr.spare;
+        if (pl) {
+            pid_t *fb = pl->fb;
+            unsigned capfb = pl->capfb;
+
+            pr.spare = NULL;
+            memset(pl, 0, sizeof(*pl));
+            pl->fb = fb;
+            pl->capfb = capfb;
+        } else {
+            pl = calloc(1, sizeof(*pl));
+            if (!pl)
+                return -ENOMEM;
+        }
         pl->loop = loop;
         pl->epfd = -1;
         ev_timer_init(&pl->scan, scan_cb, 0., 0.);
@@ -339,11 +392,6 @@ static bool epoll_ready(struct ploop *pl)
     pl->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (pl->epfd < 0)
         return false;
-    if (!fd_note(pl->epfd)) {
-        close(pl->epfd);
-        pl->epfd = -1;
-        return false;
-    }
     /* The ev_io is not work: each watched child takes a reference. */
     ev_io_init(&pl->io, io_cb, pl->epfd, EV_READ);
     pl->io.data = pl;
@@ -613,7 +661,7 @@ static int kill_child(const struct evsig__child *e, int sig)
 
 static void fork_child(void)
 {
-    fresh();
+    /* Done already: close_in_child() ran from the fork hook. */
 }
 
 static void reset(void)
@@ -633,7 +681,10 @@ static void reset(void)
     pr.gone = NULL;
     free_list(pr.inherited);
     pr.inherited = NULL;
+    free_list(pr.spare);
+    pr.spare = NULL;
     fd_close_all();   /* the pidfds */
+    fd_forget_all();
     free(pr.fdbits);
     pr.fdbits = NULL;
     pr.nfdwords = 0;

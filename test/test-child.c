@@ -2145,6 +2145,63 @@ static void test_children_of_evsig_fork_inherit_none_of_the_parents_pidfds(void 
     }
 }
 
+/* In a child of plain fork(): open fds until they fill the numbers the
+ * parent's pidfds had, fork again, and see them all still open in the
+ * grandchild (the atfork handler closes the pidfds only in the child of
+ * the process that opened them, never the child's own fds after that). */
+static int plain_child_main(void)
+{
+    enum { NFD = 24 };
+    int fds[NFD], status = -1, n = count_pidfds();
+    pid_t g;
+
+    if (n != 0)
+        return n < 0 ? 98 : 10 + (n > 40 ? 40 : n);
+    for (int i = 0; i < NFD; i++)
+        if ((fds[i] = open("/dev/null", O_RDONLY)) < 0)
+            return 97;
+    g = fork();
+    if (g == 0) {
+        for (int i = 0; i < NFD; i++)
+            if (fcntl(fds[i], F_GETFD) < 0)
+                _exit(1);
+        _exit(0);
+    }
+    if (g < 0 || waitpid(g, &status, 0) != g)
+        return 96;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 2;
+}
+
+static void test_children_of_plain_fork_inherit_no_pidfds_and_keep_their_own_fds_in_their_forks(void **unused)
+{
+    enum { N = 8 };
+    struct ev_loop *loop = tu_default_loop();
+    struct gate *g = gate_new();
+    int status = -1;
+    pid_t kid[N], c;
+
+    (void)unused;
+    for (int i = 0; i < N; i++)
+        kid[i] = watch_exiting(loop, NULL, NULL, 0, g, 61);
+    if (child_backend() == EVSIG_CHILD_PIDFD)
+        assert_true(count_pidfds() >= N);
+
+    c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        child_begin(NULL);
+        _exit(plain_child_main());
+    }
+    assert_int_equal(evsig_waitpid_timeout(loop, c, &status, 10.0), c);
+    assert_exited(status, 0);
+
+    gate_open(g);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(evsig_waitpid_timeout(loop, kid[i], &status, 5.0), kid[i]);
+        assert_exited(status, 61);
+    }
+}
+
 /* --- evsig_fork(): an early SIGTERM, forkpty's master -------------------- */
 
 static volatile sig_atomic_t got_term;
@@ -2626,6 +2683,7 @@ int main(void)
         T(test_children_forked_at_the_fd_limit_are_each_reported_once_and_no_fork_fails),
         T(test_a_child_of_evsig_fork_that_uses_evsig_and_exits_leaks_nothing),
         T(test_children_of_evsig_fork_inherit_none_of_the_parents_pidfds),
+        T(test_children_of_plain_fork_inherit_no_pidfds_and_keep_their_own_fds_in_their_forks),
         T(test_a_sigterm_sent_before_the_childs_handler_is_set_reaches_it_when_the_caller_blocked_it),
         T(test_forkpty_and_watch_makes_the_master_close_on_exec_before_the_fork_and_the_child_holds_none),
         T(test_the_sigchld_table_call_reports_the_uid_its_backend_documents),
