@@ -60,9 +60,10 @@ struct cloop {
 };
 
 /* Pids evsig has watched since the last reset, for evsig_child_unwatch()'s
- * idempotence: a bit per pid, in 4 KB chunks made as needed. */
-#define KNOWN_BITS  32768
-#define KNOWN_CHUNKS 128   /* pids below 2^22, Linux's PID_MAX_LIMIT */
+ * idempotence: a bit per pid, in 8 KB chunks made as needed (the pointers
+ * stay small: they share the page a fork_and_watch writes anyway). */
+#define KNOWN_BITS  65536
+#define KNOWN_CHUNKS 64    /* pids below 2^22, Linux's PID_MAX_LIMIT */
 
 static struct child_state {
     const struct evsig__reaper *ops;   /* once chosen; NULL: not yet */

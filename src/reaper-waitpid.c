@@ -23,11 +23,14 @@
 
 #include "evsig-private.h"
 
+/* In .data, not .bss: libev writes @w at every reap, and there it shares
+ * the page the rest of a fork_and_watch writes (one copy-on-write fault
+ * per fork, not two). */
 static struct libev_state {
     const struct evsig__reaper_hooks *hooks;
     ev_child         w;              /* pid 0: every child libev reaps */
     struct ev_loop  *loop;           /* the default loop, while started */
-} lv;
+} lv __attribute__((section(".data")));
 
 void evsig__reaper_libev_init(const struct evsig__reaper_hooks *hooks)
 {
