@@ -79,7 +79,7 @@ struct catch_sig {
 static struct catch_state {
     struct catch_sig                sig[NSIG];
     struct evsig__wakeset *_Atomic  wakes;
-    struct evsig__pidset *_Atomic   watched;    /* pids of watched children */
+    _Atomic uint64_t *_Atomic       watched;    /* child.c's pid bits */
     _Atomic int                     wakeup_fd;
     _Atomic bool                    wakeup_sock;
     _Atomic bool                    wakeup_warn;   /* note a full pipe */
@@ -150,19 +150,12 @@ static void record(int signum, const siginfo_t *si, evsig_info *info)
 /* Whether @pid was a watched child when this SIGCHLD was received. */
 static bool watched_pid(pid_t pid)
 {
-    struct evsig__pidset *set = atomic_load(&catch.watched);
+    _Atomic uint64_t *bits = atomic_load(&catch.watched);
 
-    if (!set || pid <= 0)
+    if (!bits || pid <= 0 || (unsigned)pid >= EVSIG__PID_LIMIT)
         return false;
-    for (unsigned i = ((uint32_t)pid * 2654435761u) & (set->cap - 1);;
-         i = (i + 1) & (set->cap - 1)) {
-        int32_t v = atomic_load_explicit(&set->slot[i], memory_order_relaxed);
-
-        if (v == pid)
-            return true;
-        if (v == 0)
-            return false;
-    }
+    return atomic_load_explicit(&bits[evsig__pidbits_word(pid, true)],
+                                memory_order_acquire) >> (pid % 64) & 1;
 }
 
 /* Whether a oneshot claim is waiting for a delivery of generation @gen. */
@@ -521,9 +514,9 @@ struct evsig__claimset *evsig__catch_set_claims(int signum,
     return atomic_exchange(&catch.sig[signum].claims, set);
 }
 
-struct evsig__pidset *evsig__catch_set_watched(struct evsig__pidset *set)
+_Atomic uint64_t *evsig__catch_set_watched(_Atomic uint64_t *bits)
 {
-    return atomic_exchange(&catch.watched, set);
+    return atomic_exchange(&catch.watched, bits);
 }
 
 void evsig__catch_set_wakeup_fd(int fd, bool is_socket, bool warn_on_full)

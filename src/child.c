@@ -41,6 +41,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <utmp.h>
@@ -59,19 +60,15 @@ struct cloop {
     struct cloop       *next;
 };
 
-/* Pids evsig has watched since the last reset, for evsig_child_unwatch()'s
- * idempotence: a bit per pid, in 8 KB chunks made as needed (the pointers
- * stay small: they share the page a fork_and_watch writes anyway). */
-#define KNOWN_BITS  65536
-#define KNOWN_CHUNKS 64    /* pids below 2^22, Linux's PID_MAX_LIMIT */
 
 static struct child_state {
     const struct evsig__reaper *ops;   /* once chosen; NULL: not yet */
     struct cloop  *loops;
     struct cloop  *spare;              /* the last one freed, for reuse */
     struct evsig__rlist unwatched;     /* results of children nobody watched */
-    struct evsig__pidset *watched;     /* published to the C handler */
-    uint64_t      *known[KNOWN_CHUNKS];
+    _Atomic uint64_t *bits;            /* pids known and watched (see
+                                          evsig-private.h), published to
+                                          the C handler */
     evsig_handler  sigchld_cb;         /* the table's, or NULL */
     void          *sigchld_data;
     double         ttl;
@@ -193,113 +190,65 @@ void evsig__child_force_fallback(bool on)
     evsig__reaper_pidfd_force_fallback(on);
 }
 
-/* --- the pids the C handler knows as watched ---------------------------------- */
+/* --- pids known and watched ------------------------------------------------ */
 
-static unsigned pidset_home(const struct evsig__pidset *set, pid_t pid)
+#define PIDBITS_BYTES (EVSIG__PIDBITS_WORDS * sizeof(uint64_t))
+
+/* The bit table exists (made once, at the first watch). 0 or -ENOMEM. */
+static int pidbits_ready(void)
 {
-    return ((uint32_t)pid * 2654435761u) & (set->cap - 1);
-}
+    void *p;
 
-/* Room for one more pid (with removed marks counted). 0 or -ENOMEM. */
-static int pidset_reserve(void)
-{
-    struct evsig__pidset *set = child.watched, *old;
-    unsigned cap = set ? set->cap : 0, live = 0;
-
-    if (set && (set->used + 1) * 2 <= set->cap)
+    if (child.bits)
         return 0;
-    if (set)
-        for (unsigned i = 0; i < set->cap; i++)
-            live += atomic_load_explicit(&set->slot[i], memory_order_relaxed) > 0;
-    while (cap < 16 || (live + 1) * 2 > cap / 2)
-        cap = cap ? cap * 2 : 16;
-    old = set;
-    set = calloc(1, sizeof(*set) + cap * sizeof(set->slot[0]));
-    if (!set)
+    p = mmap(NULL, PIDBITS_BYTES, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
         return -ENOMEM;
-    set->cap = cap;
-    for (unsigned i = 0; old && i < old->cap; i++) {
-        int32_t pid = atomic_load_explicit(&old->slot[i], memory_order_relaxed);
-        unsigned j;
-
-        if (pid <= 0)
-            continue;
-        for (j = pidset_home(set, pid);
-             atomic_load_explicit(&set->slot[j], memory_order_relaxed);
-             j = (j + 1) & (cap - 1))
-            ;
-        atomic_store_explicit(&set->slot[j], pid, memory_order_relaxed);
-        set->used++;
-    }
-    child.watched = set;
-    evsig__catch_set_watched(set);
-    evsig__core_quiesce();
-    free(old);
+    child.bits = p;
+    evsig__catch_set_watched(child.bits);
     return 0;
 }
 
-static void pidset_add(pid_t pid)
+static bool pidbit(pid_t pid, bool watched)
 {
-    struct evsig__pidset *set = child.watched;   /* reserved */
-    unsigned i;
-
-    for (i = pidset_home(set, pid);; i = (i + 1) & (set->cap - 1)) {
-        int32_t v = atomic_load_explicit(&set->slot[i], memory_order_relaxed);
-
-        if (v == pid)
-            return;
-        if (v == 0)
-            break;
-    }
-    atomic_store_explicit(&set->slot[i], pid, memory_order_release);
-    set->used++;
+    return child.bits && pid > 0 && (unsigned)pid < EVSIG__PID_LIMIT &&
+           (atomic_load_explicit(&child.bits[evsig__pidbits_word(pid, watched)],
+                                 memory_order_relaxed) >> (pid % 64) & 1);
 }
 
-static void pidset_del(pid_t pid)
+static void pidbit_set(pid_t pid, bool watched, bool on)
 {
-    struct evsig__pidset *set = child.watched;
+    _Atomic uint64_t *w;
+    uint64_t bit = UINT64_C(1) << (pid % 64);
 
-    if (!set)
+    if (!child.bits || pid <= 0 || (unsigned)pid >= EVSIG__PID_LIMIT)
         return;
-    for (unsigned i = pidset_home(set, pid);; i = (i + 1) & (set->cap - 1)) {
-        int32_t v = atomic_load_explicit(&set->slot[i], memory_order_relaxed);
-
-        if (v == 0)
-            return;
-        if (v == pid) {
-            /* A removed mark, not 0: later pids of the chain stay found. */
-            atomic_store_explicit(&set->slot[i], -1, memory_order_release);
-            return;
-        }
-    }
+    w = &child.bits[evsig__pidbits_word(pid, watched)];
+    /* Written only when it changes: each page written after fork() is a
+     * copy-on-write fault. Release: pairs with the C handler's acquire. */
+    if (on && !(atomic_load_explicit(w, memory_order_relaxed) & bit))
+        atomic_fetch_or_explicit(w, bit, memory_order_release);
+    else if (!on && (atomic_load_explicit(w, memory_order_relaxed) & bit))
+        atomic_fetch_and_explicit(w, ~bit, memory_order_release);
 }
 
-/* --- pids ever watched ------------------------------------------------------ */
-
-static int known_reserve(pid_t pid)
+/* A watched child: known (evsig_child_unwatch() stays idempotent for it
+ * until the next reset), and watched for the C handler. */
+static void mark_watched(pid_t pid)
 {
-    unsigned c = (unsigned)pid / KNOWN_BITS;
-
-    if (c >= KNOWN_CHUNKS || child.known[c])
-        return 0;
-    child.known[c] = calloc(KNOWN_BITS / 64, sizeof(uint64_t));
-    return child.known[c] ? 0 : -ENOMEM;
+    pidbit_set(pid, false, true);
+    pidbit_set(pid, true, true);
 }
 
-static void known_mark(pid_t pid)
+static void mark_unwatched(pid_t pid)
 {
-    unsigned c = (unsigned)pid / KNOWN_BITS, b = (unsigned)pid % KNOWN_BITS;
-
-    if (c < KNOWN_CHUNKS && child.known[c])
-        child.known[c][b / 64] |= UINT64_C(1) << (b % 64);
+    pidbit_set(pid, true, false);
 }
 
 static bool known(pid_t pid)
 {
-    unsigned c = (unsigned)pid / KNOWN_BITS, b = (unsigned)pid % KNOWN_BITS;
-
-    return c < KNOWN_CHUNKS && child.known[c] &&
-           (child.known[c][b / 64] >> (b % 64) & 1);
+    return pidbit(pid, false);
 }
 
 /* --- loop records ------------------------------------------------------------ */
@@ -404,14 +353,11 @@ static void fresh(void)
         cl->results = (struct evsig__rlist)EVSIG__RLIST_INIT;
     }
     child.unwatched = (struct evsig__rlist)EVSIG__RLIST_INIT;
-    if (child.watched) {
-        for (unsigned i = 0; i < child.watched->cap; i++)
-            atomic_store(&child.watched->slot[i], 0);
-        child.watched->used = 0;
-    }
-    for (unsigned c = 0; c < KNOWN_CHUNKS; c++)
-        if (child.known[c])
-            memset(child.known[c], 0, KNOWN_BITS / 8);
+    /* Zero pages again, without writing (copying) the parent's. A C
+     * handler reading them meanwhile sees old bits or none: the parent's
+     * children are not this process's either way. */
+    if (child.bits)
+        madvise((void *)child.bits, PIDBITS_BYTES, MADV_DONTNEED);
 }
 
 static void release_ref(struct evsig__child *e, struct cloop *cl)
@@ -438,7 +384,7 @@ static void forget(struct evsig__child *e)
         release_ref(e, cl);
         cl->running--;
         child.ops->drop(e);
-        pidset_del(e->pid);
+        mark_unwatched(e->pid);
     }
     if (cl && e->late)
         cl->pending--;
@@ -550,7 +496,7 @@ static bool finish(struct ev_loop *loop, struct evsig__child *e, int status,
     cl->running--;
     if (e->late)
         cl->pending--;
-    pidset_del(e->pid);
+    mark_unwatched(e->pid);
     e->exited = true;
     e->vanished = false;
     e->late = false;
@@ -646,7 +592,7 @@ static bool hook_vanished(struct ev_loop *loop, pid_t pid)
     cl = cloop_of(e->loop);
     release_ref(e, cl);
     cl->running--;
-    pidset_del(e->pid);
+    mark_unwatched(e->pid);
     e->vanished = true;
     e->exited = true;
     e->finished = ev_now(loop);
@@ -785,20 +731,18 @@ static int enter(struct ev_loop *loop)
 }
 
 /* Make watching one more child on @loop unable to fail. */
-static int prepare_watch(struct ev_loop *loop, pid_t pid)
+static int prepare_watch(struct ev_loop *loop)
 {
     struct cloop *cl;
     int r;
 
     r = evsig__pidtab_reserve();
     if (r == 0)
-        r = pidset_reserve();
+        r = pidbits_ready();
     if (r == 0)
         r = cloop_get(loop, &cl);
     if (r == 0)
         r = child.ops->prepare(loop);
-    if (r == 0 && pid > 0)
-        r = known_reserve(pid);
     return r;
 }
 
@@ -817,8 +761,7 @@ static void watch(struct evsig__child *e, struct ev_loop *loop, int pidfd,
         e->watched = true;
         e->loop = loop;
         cl->running++;
-        pidset_add(e->pid);
-        known_mark(e->pid);
+        mark_watched(e->pid);
         child.ops->adopt(e, pidfd);
     }
     e->cb = cb;
@@ -889,7 +832,7 @@ static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
     evsig__lock(&old);
     r = enter(loop);
     if (r == 0 && watched)
-        r = prepare_watch(loop, 0);
+        r = prepare_watch(loop);
     if (r == 0 && amaster)
         r = open_pty(&master, &slave);
     if (r < 0) {
@@ -928,7 +871,7 @@ static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
         e = evsig__pidtab_lookup(pid);
         if (e)
             forget(e);   /* a stale result for a recycled pid */
-        if (prepare_watch(loop, pid) == 0) {   /* reserved: cannot fail */
+        if (prepare_watch(loop) == 0) {   /* reserved: cannot fail */
             e = evsig__pidtab_insert(pid);
             watch(e, loop, -1, cb, data, flags);
         }
@@ -997,7 +940,7 @@ static int child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
             e->loop = loop;
             e->late = true;
             cl->pending++;
-            known_mark(pid);
+            pidbit_set(pid, false, true);
             evsig__pidtab_result_put(e, &cl->results);
             cloop_update(cl);
             ev_async_send(loop, &cl->kick);
@@ -1017,7 +960,7 @@ static int child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
             return r;
         zombie = r == 1;
     }
-    r = prepare_watch(loop, pid);
+    r = prepare_watch(loop);
     if (r < 0)
         return r;
     e = evsig__pidtab_lookup(pid);
@@ -1425,8 +1368,6 @@ void evsig__child_set_sigchld_cb(struct ev_loop *loop, evsig_handler cb,
 
 void evsig__child_reset(void)
 {
-    struct evsig__pidset *set;
-
     fresh();
     if (child.ops)
         child.ops->reset();
@@ -1445,11 +1386,11 @@ void evsig__child_reset(void)
     }
     free(child.spare);
     evsig__pidtab_forget();
-    set = evsig__catch_set_watched(NULL);
-    evsig__core_quiesce();
-    free(set);
-    for (unsigned c = 0; c < KNOWN_CHUNKS; c++)
-        free(child.known[c]);
+    if (child.bits) {
+        evsig__catch_set_watched(NULL);
+        evsig__core_quiesce();
+        munmap((void *)child.bits, PIDBITS_BYTES);
+    }
     memset(&child, 0, sizeof(child));
     child.unwatched = (struct evsig__rlist)EVSIG__RLIST_INIT;
     child.bound_gen = evsig__forkgen();

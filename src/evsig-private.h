@@ -313,14 +313,23 @@ struct evsig__claimset {
     struct evsig__claim *v[];
 };
 
-/* The pids of watched children, for the C handler to mark their SIGCHLDs
- * (open addressing; 0 free, -1 a removed pid, read lock-free). Written by
- * child.c under the lock. */
-struct evsig__pidset {
-    unsigned          cap;       /* a power of two */
-    unsigned          used;      /* pids and removed marks (writer only) */
-    _Atomic int32_t   slot[];
-};
+/*
+ * Two bits per pid, for every pid Linux can make (below 2^22): "known"
+ * (watched since the last reset) and "watched" (watched now, read by the C
+ * handler to mark a SIGCHLD as a watched child's). One zero-filled mapping
+ * of 1 MiB, made by child.c at its first watch: pages are only made where
+ * pids live, no memory per child, nothing to reserve before fork() for a
+ * pid not known yet. The two words of 64 pids sit side by side, so that
+ * marking a child known and watched writes one page (a fork_and_watch pays
+ * a copy-on-write fault per page it writes).
+ */
+#define EVSIG__PID_LIMIT  (1u << 22)
+#define EVSIG__PIDBITS_WORDS (EVSIG__PID_LIMIT / 64 * 2)
+
+static inline unsigned evsig__pidbits_word(pid_t pid, bool watched)
+{
+    return ((unsigned)pid / 64) * 2 + (watched ? 1 : 0);
+}
 
 /* What a delivery nobody owned meets (the disposition the table stands
  * for), decided in the handler. */
@@ -355,7 +364,7 @@ struct evsig__ring *evsig__catch_ring(int signum);
 struct evsig__wakeset *evsig__catch_set_wakes(struct evsig__wakeset *set);
 struct evsig__claimset *evsig__catch_set_claims(int signum,
                                                 struct evsig__claimset *set);
-struct evsig__pidset *evsig__catch_set_watched(struct evsig__pidset *set);
+_Atomic uint64_t *evsig__catch_set_watched(_Atomic uint64_t *bits);
 
 /* Make a delivery of @info->signo as if caught (owners, ring, loops,
  * wakeup byte); not signal context. */

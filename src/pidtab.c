@@ -33,10 +33,11 @@
 
 /*
  * One block holds the bucket array and then the slab, both of the same
- * power-of-two size (so the load factor stays at most 1): a program that
- * forks one child at a time writes bucket and entry on one page, and a
- * fork() makes every page the parent writes afterwards a copy-on-write
- * fault.
+ * size (so the load factor stays at most 1): a program that forks one
+ * child at a time writes bucket and entry on one page, and a fork() makes
+ * every page the parent writes afterwards a copy-on-write fault. The block
+ * grows by half (not double), so at most a third of it is slack: 84 bytes
+ * a slot, never more than 126 per child.
  */
 static struct pidtab_state {
     unsigned              gen;       /* fork generation the data belongs to */
@@ -82,9 +83,13 @@ bool evsig__pidtab_fresh(void)
     return true;
 }
 
+/* The hash mapped onto [0, cap) by a multiply, not a mask: cap is not a
+ * power of two. */
 static uint32_t bucket_of(pid_t pid)
 {
-    return ((uint32_t)pid * 2654435761u) & (tab.cap - 1);
+    uint32_t h = (uint32_t)pid * 2654435761u;
+
+    return (uint32_t)(((uint64_t)h * tab.cap) >> 32);
 }
 
 static uint32_t index_of(const struct evsig__child *e)
@@ -117,7 +122,8 @@ int evsig__pidtab_reserve(void)
         return 0;
     if (tab.cap >= PID_LIMIT)
         return -ENOMEM;
-    cap = tab.cap ? tab.cap * 2 : 64;
+    /* Even: the slab after @cap 4-byte buckets stays 8-byte aligned. */
+    cap = tab.cap ? (tab.cap + tab.cap / 2 + 1) & ~1u : 64;
     b = malloc(cap * (sizeof(*b) + sizeof(*slab)));
     if (!b)
         return -ENOMEM;
