@@ -2619,7 +2619,99 @@ static void test_bad_input_fails_with_the_exact_errno_forks_nothing_and_changes_
     assert_int_equal(tu_count_children(), 0);
 }
 
-int main(void)
+/* --- a signalfd default loop --------------------------------------------- */
+
+#define SELF_ARG_SIGNALFD "--signalfd-default-loop"
+
+static const char *self_path;   /* argv[0] (not /proc/self/exe: valgrind's) */
+
+/*
+ * In a fresh process whose environment has LIBEV_FLAGS=EVFLAG_SIGNALFD:
+ * libev's default loop blocks SIGCHLD and reads it from its signalfd, so
+ * evsig's C handler never sees the kernel's SIGCHLD. Watched children are
+ * reported all the same, and evsig makes one SIGCHLD delivery per exit of
+ * a watched child for the watchers (DESIGN, "Second version"). Under both
+ * backends (EVSIG_CHILD_BACKEND comes through the environment). Exit code
+ * 0, or the step that failed.
+ */
+static int signalfd_default_loop_main(void)
+{
+    enum { N = 3 };
+    static evsig_watcher w;
+    static struct chld_log log;
+    struct exit_rec r[N] = { 0 };
+    struct ev_loop *def;
+    sigset_t mask;
+    pid_t pid[N];
+    bool all;
+
+    if (ev_default_loop_uc_())
+        return 2;
+    def = ev_default_loop(0);
+    if (!def)
+        return 3;
+    pthread_sigmask(SIG_SETMASK, NULL, &mask);
+    if (sigismember(&mask, SIGCHLD) != 1)
+        return 4;   /* LIBEV_FLAGS did not make a signalfd loop */
+    if (evsig_watch(def, &w, SIGCHLD, chld_handler, &log, 0) != 0)
+        return 5;
+    for (int i = 0; i < N; i++) {
+        pid[i] = evsig_fork_and_watch(def, rec_cb, &r[i], 0);
+        if (pid[i] == 0)
+            _exit(20 + i);
+        if (pid[i] < 0)
+            return 6;
+    }
+    all = TU_RUN_UNTIL(def, r[0].calls + r[1].calls + r[2].calls == N &&
+                            log.calls >= N, 5);
+    if (!all) {
+        dprintf(STDERR_FILENO, "reports %d %d %d, SIGCHLD deliveries %d\n",
+                r[0].calls, r[1].calls, r[2].calls, log.calls);
+        return 7;
+    }
+    /* No second delivery for any of them. */
+    TU_RUN_UNTIL(def, log.calls > N, 0.2);
+    if (log.calls != N)
+        return 8;
+    for (int i = 0; i < N; i++) {
+        bool seen = false;
+
+        if (r[i].calls != 1 || r[i].pid != pid[i] || !WIFEXITED(r[i].status) ||
+            WEXITSTATUS(r[i].status) != 20 + i)
+            return 9;
+        for (int j = 0; j < N; j++)
+            if (log.info[j].pid == pid[i] && log.info[j].signo == SIGCHLD &&
+                log.info[j].code == CLD_EXITED &&
+                WIFEXITED(log.info[j].status) &&
+                WEXITSTATUS(log.info[j].status) == 20 + i)
+                seen = true;
+        if (!seen)
+            return 10;
+    }
+    evsig_unwatch(&w);
+    evsig_reset();
+    return 0;
+}
+
+static void exec_with_signalfd_flags(void *arg)
+{
+    char flags[32];
+    (void)arg;
+
+    snprintf(flags, sizeof(flags), "%u", (unsigned)EVFLAG_SIGNALFD);
+    setenv("LIBEV_FLAGS", flags, 1);
+    execl(self_path, self_path, SELF_ARG_SIGNALFD, (char *)NULL);
+    _exit(127);
+}
+
+static void test_on_a_signalfd_default_loop_children_are_reported_and_each_exit_makes_one_sigchld_delivery(void **unused)
+{
+    (void)unused;
+    /* An exec'd copy: this process's default loop exists already. */
+    tu_assert_child_exit(tu_fork(exec_with_signalfd_flags, NULL), 0, 10);
+}
+
+int main(int argc, char **argv)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, child_setup, child_teardown)
     const struct CMUnitTest tests[] = {
@@ -2684,6 +2776,7 @@ int main(void)
         T(test_a_child_of_evsig_fork_that_uses_evsig_and_exits_leaks_nothing),
         T(test_children_of_evsig_fork_inherit_none_of_the_parents_pidfds),
         T(test_children_of_plain_fork_inherit_no_pidfds_and_keep_their_own_fds_in_their_forks),
+        T(test_on_a_signalfd_default_loop_children_are_reported_and_each_exit_makes_one_sigchld_delivery),
         T(test_a_sigterm_sent_before_the_childs_handler_is_set_reaches_it_when_the_caller_blocked_it),
         T(test_forkpty_and_watch_makes_the_master_close_on_exec_before_the_fork_and_the_child_holds_none),
         T(test_the_sigchld_table_call_reports_the_uid_its_backend_documents),
@@ -2692,6 +2785,9 @@ int main(void)
     };
 #undef T
 
+    self_path = argv[0];
+    if (argc > 1 && strcmp(argv[1], SELF_ARG_SIGNALFD) == 0)
+        return signalfd_default_loop_main();
     /* EVSIG_TEST_FILTER=test_kill_* runs only the matching tests. */
     if (getenv("EVSIG_TEST_FILTER"))
         cmocka_set_test_filter(getenv("EVSIG_TEST_FILTER"));
