@@ -127,7 +127,7 @@ int evsig__pidtab_reserve(void)
     b = malloc(cap * (sizeof(*b) + sizeof(*slab)));
     if (!b)
         return -ENOMEM;
-    slab = (struct evsig__child *)(b + cap);
+    slab = (void *)(b + cap);   /* 8-byte aligned: @cap is even */
     if (tab.nslab)
         memcpy(slab, tab.slab, tab.nslab * sizeof(*slab));
     free(tab.buckets);
