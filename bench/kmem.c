@@ -175,7 +175,7 @@ static void *helper(void *arg)
 
 static int ask_helper(pid_t pid)
 {
-    int fd;
+    int fd = -1;
 
     if (write(st.req[1], &pid, sizeof(pid)) != sizeof(pid) ||
         read(st.ans[0], &fd, sizeof(fd)) != sizeof(fd))
