@@ -463,6 +463,7 @@ typedef void (*evsig_child_cb)(struct ev_loop *loop, pid_t pid, int status,
  * Context: @loop's thread, or any thread while it does not run; not from
  *          a signal handler.
  * Return:  in the parent the child's pid, in the child 0; -1 on failure.
+ *          On success errno is as it was before the call, in both.
  * Errors:  EINVAL: NULL @loop; LIBEV: not the default loop. Those of
  *          fork(): EAGAIN, ENOMEM.
  */

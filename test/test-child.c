@@ -2619,6 +2619,24 @@ static void test_bad_input_fails_with_the_exact_errno_forks_nothing_and_changes_
     assert_int_equal(tu_count_children(), 0);
 }
 
+/* evsig.h: on success errno is as it was before the call, in both. */
+static void test_evsig_fork_and_watch_leaves_errno_alone_in_parent_and_child(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    int status = -1;
+    pid_t c;
+
+    (void)unused;
+    errno = EDOM;
+    c = evsig_fork_and_watch(loop, NULL, NULL, 0);
+    if (c == 0)
+        _exit(errno == EDOM ? 0 : 1);
+    assert_true(c > 0);
+    assert_int_equal(errno, EDOM);
+    assert_int_equal(evsig_waitpid_timeout(loop, c, &status, 10.0), c);
+    assert_exited(status, 0);
+}
+
 /* --- a signalfd default loop --------------------------------------------- */
 
 #define SELF_ARG_SIGNALFD "--signalfd-default-loop"
@@ -2777,6 +2795,7 @@ int main(int argc, char **argv)
         T(test_children_of_evsig_fork_inherit_none_of_the_parents_pidfds),
         T(test_children_of_plain_fork_inherit_no_pidfds_and_keep_their_own_fds_in_their_forks),
         T(test_on_a_signalfd_default_loop_children_are_reported_and_each_exit_makes_one_sigchld_delivery),
+        T(test_evsig_fork_and_watch_leaves_errno_alone_in_parent_and_child),
         T(test_a_sigterm_sent_before_the_childs_handler_is_set_reaches_it_when_the_caller_blocked_it),
         T(test_forkpty_and_watch_makes_the_master_close_on_exec_before_the_fork_and_the_child_holds_none),
         T(test_the_sigchld_table_call_reports_the_uid_its_backend_documents),
