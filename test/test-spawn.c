@@ -887,6 +887,77 @@ static void test_spawns_while_another_thread_forks_leak_no_pipe_end_into_its_chi
     assert_true(f.forks > 0);
 }
 
+struct spawner {
+    struct ev_loop *loop;
+    pthread_t thread;
+    int ok;
+    atomic_bool done;
+};
+
+/* rec_cb() without the global clock (callbacks on two threads here). */
+static void status_cb(struct ev_loop *loop, pid_t pid, int status, void *data)
+{
+    struct exit_rec *r = data;
+
+    r->calls++;
+    r->pid = pid;
+    r->status = status;
+    r->loop = loop;
+}
+
+static void *spawn_twenty(void *arg)
+{
+    struct spawner *sp = arg;
+
+    for (int i = 0; i < 20; i++) {
+        char code[8], *argv[] = { (char *)"sh", (char *)"-c", code, NULL };
+        evsig_spawn_options o = { .file = "/bin/sh", .argv = argv };
+        struct exit_rec r = { 0 };
+
+        snprintf(code, sizeof(code), "exit %d", i);
+        if (evsig_spawn(sp->loop, &o, NULL, status_cb, &r) < 0)
+            break;
+        while (r.calls == 0)
+            ev_run(sp->loop, EVRUN_ONCE);
+        if (r.calls == 1 && WIFEXITED(r.status) && WEXITSTATUS(r.status) == i)
+            sp->ok++;
+    }
+    atomic_store(&sp->done, true);
+    return NULL;
+}
+
+static void test_two_threads_spawn_on_their_loops_while_a_third_takes_signals(void **unused)
+{
+    struct ev_loop *loop = tu_default_loop();
+    struct spawner a = { .loop = child_new_loop() }, b = { .loop = child_new_loop() };
+    struct counter c = { 0 };
+    evsig_watcher w;
+    int sent = 0;
+
+    (void)unused;
+    SKIP_UNLESS_BACKEND(EVSIG_CHILD_PIDFD, "children only on the default loop");
+    atomic_init(&a.done, false);
+    atomic_init(&b.done, false);
+    assert_succeeds(evsig_watch(loop, &w, SIGUSR1, count_cb, &c, 0));
+    assert_int_equal(pthread_create(&a.thread, NULL, spawn_twenty, &a), 0);
+    assert_int_equal(pthread_create(&b.thread, NULL, spawn_twenty, &b), 0);
+    /* Signals for this process, taken by whichever thread has them
+     * unblocked -- the spawning ones, between spawns. */
+    while (!atomic_load(&a.done) || !atomic_load(&b.done)) {
+        kill(getpid(), SIGUSR1);
+        sent++;
+        ev_run(loop, EVRUN_NOWAIT);
+        usleep(500);
+    }
+    pthread_join(a.thread, NULL);
+    pthread_join(b.thread, NULL);
+    assert_int_equal(a.ok, 20);
+    assert_int_equal(b.ok, 20);
+    assert_true(TU_RUN_UNTIL(loop, c.calls >= 1, 5));
+    assert_true(c.calls <= sent);
+    evsig_unwatch(&w);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, spawn_setup, spawn_teardown)
@@ -915,6 +986,7 @@ int main(void)
         T(test_the_child_of_evsig_fork_can_spawn),
         T(test_spawn_works_again_after_evsig_reset),
         T(test_spawns_while_another_thread_forks_leak_no_pipe_end_into_its_children),
+        T(test_two_threads_spawn_on_their_loops_while_a_third_takes_signals),
     };
 #undef T
 
