@@ -596,9 +596,9 @@ typedef struct evsig_spawn_options {
  * FD_CLOEXEC (every fd evsig opens is close-on-exec); with
  * EVSIG_SPAWN_CLOSE_FDS only 0-2. A failure to start it -- the exec, or a
  * step before it (@cwd, setsid()) -- is this call's error, with nothing
- * left behind: no child, no zombie, no fd (beyond those evsig keeps for
- * the loop's lifetime). That short-lived child still made a SIGCHLD, as
- * posix_spawn()'s does.
+ * left behind: no child, no zombie, no fd (beyond the loop's epoll set
+ * that the PIDFD backend may keep: see evsig_set_child_backend()). That
+ * short-lived child still made a SIGCHLD, as posix_spawn()'s does.
  *
  * Other threads: the pipes are made and the child's ends closed under
  * evsig's lock, which a fork() in another thread waits for, so no other
@@ -773,6 +773,14 @@ int evsig_kill(struct ev_loop *loop, pid_t pid, int sig);
  * picks PIDFD if the kernel allows pidfds, else LIBEV, probing once; the
  * environment variable EVSIG_CHILD_BACKEND=pidfd or =libev overrides what
  * AUTO picks (to run a program, or a test suite, under either backend).
+ *
+ * PIDFD's fds: one pidfd per watched child, closed when it is reported or
+ * unwatched, and one epoll set per loop with children. Once a loop's
+ * children are all gone its ev_io stops (nothing of evsig's stays on the
+ * loop: it may be destroyed), but the set itself stays open for the next
+ * child -- for at most four such loops, until evsig_reset() -- so that a
+ * program forking or spawning one child at a time does not make one per
+ * child.
  *
  * Raw ev_child watchers on libev's default loop stop firing under the
  * PIDFD backend: from its first child call, evsig owns the SIGCHLD
