@@ -514,6 +514,111 @@ pid_t evsig_fork_and_watch(struct ev_loop *loop, evsig_child_cb cb,
 pid_t evsig_forkpty_and_watch(struct ev_loop *loop, int *amaster,
                               evsig_child_cb cb, void *data, int flags);
 
+/* ------------------------------------------------------------------------
+ * Spawning a command (DESIGN §3.6; libuv's uv_spawn, Python's
+ * subprocess.Popen)
+ * ------------------------------------------------------------------------ */
+
+/* What the child gets as fd 0, 1 and 2: struct evsig_stdio .mode. A
+ * zero-filled stdio[3] inherits all three. */
+#define EVSIG_STDIO_INHERIT  0   /* the caller's own fd of that number, as it is */
+#define EVSIG_STDIO_DEVNULL  1   /* /dev/null, open for reading and writing */
+#define EVSIG_STDIO_PIPE     2   /* a new pipe; the caller's end goes to pipes[i] */
+#define EVSIG_STDIO_FD       3   /* the caller's fd .fd (duplicated: the caller keeps it) */
+
+/**
+ * struct evsig_stdio - one of the child's standard fds
+ * @mode: EVSIG_STDIO_INHERIT, _DEVNULL, _PIPE or _FD.
+ * @fd:   with EVSIG_STDIO_FD, the caller's fd the child gets (>= 0);
+ *        ignored otherwise.
+ */
+typedef struct evsig_stdio {
+    int mode;
+    int fd;
+} evsig_stdio;
+
+/* evsig_spawn_options .flags, beside EVSIG_NOREF. */
+#define EVSIG_SPAWN_SETSID     0x100  /* a new session (Python's start_new_session) */
+#define EVSIG_SPAWN_SETPGROUP  0x200  /* its own process group, pgid = its pid */
+#define EVSIG_SPAWN_CLOSE_FDS  0x400  /* close every fd >= 3 in the child (Python's close_fds) */
+
+/**
+ * struct evsig_spawn_options - what evsig_spawn() runs, and how
+ * @file:  the program: a path (containing a '/'), or a name searched in
+ *         PATH -- @envp's when @envp is given, else the caller's; without
+ *         one, "/bin:/usr/bin" (as libuv and Python search; posix_spawnp()
+ *         always uses the caller's). EACCES if a match was found but none
+ *         could be run, else ENOENT, as execvp() says.
+ * @argv:  its arguments, argv[0] first, NULL-terminated.
+ * @envp:  its environment, NULL-terminated; NULL: the caller's environ.
+ * @cwd:   its working directory; NULL: the caller's.
+ * @stdio: fds 0, 1 and 2 (see struct evsig_stdio).
+ * @flags: EVSIG_NOREF, EVSIG_SPAWN_SETSID, EVSIG_SPAWN_SETPGROUP,
+ *         EVSIG_SPAWN_CLOSE_FDS. SETSID with SETPGROUP is a new session:
+ *         its leader's group is already its own.
+ */
+typedef struct evsig_spawn_options {
+    const char  *file;
+    char *const *argv;
+    char *const *envp;
+    const char  *cwd;
+    evsig_stdio  stdio[3];
+    int          flags;
+} evsig_spawn_options;
+
+/**
+ * evsig_spawn() - run a command and watch it
+ * @loop:  the loop to watch it on (LIBEV: the default loop).
+ * @opts:  what to run (see struct evsig_spawn_options).
+ * @pipes: NULL when no stdio slot is EVSIG_STDIO_PIPE; else pipes[i] gets
+ *         the caller's end of slot i's pipe -- the write end for fd 0, the
+ *         read end for 1 and 2, non-blocking and close-on-exec, ready for an
+ *         ev_io -- and -1 for slots without one (also on failure).
+ * @cb:    called when it exits; may be NULL.
+ * @data:  passed to @cb.
+ *
+ * Starts @opts->file and watches it exactly as evsig_fork_and_watch()
+ * watches a child: @cb, the kept result for evsig_waitpid(), the SIGCHLD
+ * table call, evsig_kill(), a loop reference unless EVSIG_NOREF, any loop
+ * under the PIDFD backend (where the pidfd comes with the child, from
+ * clone(CLONE_PIDFD): no moment without it).
+ *
+ * The cost does not grow with the caller's memory: the child is made the
+ * way vfork() makes one (it borrows the caller's memory until it execs,
+ * on a stack of its own), so no page table is copied and no page faults
+ * in the caller, as with glibc's posix_spawn() -- fork() then exec() costs
+ * ~50x that with a 1 GiB heap. The calling thread waits for the exec.
+ *
+ * The child starts clean: every signal at its default action (neither a
+ * handler nor an ignore the caller set, evsig's or not, reaches the
+ * command: a server that ignores SIGPIPE does not hand that to sh -c), an
+ * empty signal mask, and no fd but 0-2 and those the caller left without
+ * FD_CLOEXEC (every fd evsig opens is close-on-exec); with
+ * EVSIG_SPAWN_CLOSE_FDS only 0-2. A failure to start it -- the exec, or a
+ * step before it (@cwd, setsid()) -- is this call's error, with nothing
+ * left behind: no child, no zombie, no fd (beyond the loop's epoll set
+ * that the PIDFD backend may keep: see evsig_set_child_backend()). That
+ * short-lived child still made a SIGCHLD, as posix_spawn()'s does.
+ *
+ * Other threads: the pipes are made and the child's ends closed under
+ * evsig's lock, which a fork() in another thread waits for, so no other
+ * child holds a pipe end it should not.
+ *
+ * Context: @loop's thread, or any thread while it does not run; not from
+ *          a signal handler, nor between fork() and exec().
+ * Return:  the child's pid, or -1 on failure. On success errno is as it was.
+ * Errors:  EINVAL (before anything is made): NULL @loop, @opts, @opts->file
+ *          or @opts->argv; unknown @opts->flags or stdio modes; a negative
+ *          .fd with EVSIG_STDIO_FD; EVSIG_STDIO_PIPE with NULL @pipes;
+ *          LIBEV: @loop is not the default loop. The command's: ENOENT (no
+ *          such program, also after the PATH search), EACCES, ENOEXEC,
+ *          ENOENT/ENOTDIR/EACCES for @cwd, E2BIG, ETXTBSY, ...; EPERM from
+ *          setsid() or setpgid(). The system's: EMFILE/ENFILE (pipes,
+ *          /dev/null), EAGAIN and ENOMEM (the process), ENOMEM.
+ */
+pid_t evsig_spawn(struct ev_loop *loop, const evsig_spawn_options *opts,
+                  int pipes[3], evsig_child_cb cb, void *data);
+
 /**
  * evsig_child_watch() - watch a child spawned elsewhere
  * @loop:  the loop to watch it on (LIBEV: the default loop).
@@ -668,6 +773,14 @@ int evsig_kill(struct ev_loop *loop, pid_t pid, int sig);
  * picks PIDFD if the kernel allows pidfds, else LIBEV, probing once; the
  * environment variable EVSIG_CHILD_BACKEND=pidfd or =libev overrides what
  * AUTO picks (to run a program, or a test suite, under either backend).
+ *
+ * PIDFD's fds: one pidfd per watched child, closed when it is reported or
+ * unwatched, and one epoll set per loop with children. Once a loop's
+ * children are all gone its ev_io stops (nothing of evsig's stays on the
+ * loop: it may be destroyed), but the set itself stays open for the next
+ * child -- for at most four such loops, until evsig_reset() -- so that a
+ * program forking or spawning one child at a time does not make one per
+ * child.
  *
  * Raw ev_child watchers on libev's default loop stop firing under the
  * PIDFD backend: from its first child call, evsig owns the SIGCHLD

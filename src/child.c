@@ -771,6 +771,47 @@ static void watch(struct evsig__child *e, struct ev_loop *loop, int pidfd,
     cloop_update(cl);
 }
 
+/* --- the two halves of a watched new child ------------------------------ */
+
+/* Before the child is made: the checks and reservations that make
+ * evsig__child_adopt() unable to fail. Lock held. */
+int evsig__child_begin(struct ev_loop *loop)
+{
+    int r = enter(loop);
+
+    return r < 0 ? r : prepare_watch(loop);
+}
+
+bool evsig__child_wants_pidfd(void)
+{
+    return child.ops == &evsig__reaper_pidfd;
+}
+
+/*
+ * After: @pid, a new child of ours (with its pidfd, or -1), is watched
+ * before the caller unblocks signals, so no exit is missed. A kept result
+ * of an older child with the same pid is dropped first; that may release
+ * the loop's record, which the second prepare_watch() makes again from
+ * the spare kept for it (so it does not fail for want of memory either).
+ * Lock held.
+ */
+void evsig__child_adopt(struct ev_loop *loop, pid_t pid, int pidfd,
+                        evsig_child_cb cb, void *data, int flags)
+{
+    struct evsig__child *e;
+
+    fresh();
+    e = evsig__pidtab_lookup(pid);
+    if (e)
+        forget(e);
+    if (prepare_watch(loop) == 0) {
+        e = evsig__pidtab_insert(pid);
+        watch(e, loop, pidfd, cb, data, flags);
+    } else if (pidfd >= 0) {
+        close(pidfd);
+    }
+}
+
 /*
  * Only children call ev_loop_fork(), so with lazy binding every child
  * would resolve it itself: the dynamic linker spills the xsave area onto
@@ -863,19 +904,8 @@ static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
         else
             close(master);
     }
-    if (pid > 0 && watched) {
-        /* Watched before the signals are unblocked: no exit is missed. */
-        struct evsig__child *e;
-
-        fresh();
-        e = evsig__pidtab_lookup(pid);
-        if (e)
-            forget(e);   /* a stale result for a recycled pid */
-        if (prepare_watch(loop) == 0) {   /* reserved: cannot fail */
-            e = evsig__pidtab_insert(pid);
-            watch(e, loop, -1, cb, data, flags);
-        }
-    }
+    if (pid > 0 && watched)   /* before the signals are unblocked */
+        evsig__child_adopt(loop, pid, -1, cb, data, flags);
     evsig__unlock(&old);
     if (errno != saved)
         errno = saved;   /* unchanged mostly: spare the page a write */

@@ -499,6 +499,20 @@ void evsig__child_meet(void);
 void evsig__child_force_fallback(bool on);
 void evsig__child_reset(void);
 
+/* For spawn.c, which makes the process itself: evsig__child_begin() (lock
+ * held) checks @loop and reserves what watching one more child needs;
+ * then the child is made -- with a pidfd if evsig__child_wants_pidfd() --
+ * and evsig__child_adopt() watches it, which cannot fail (it takes
+ * @pidfd, or -1). Negative errno or 0. */
+int evsig__child_begin(struct ev_loop *loop);
+bool evsig__child_wants_pidfd(void);
+void evsig__child_adopt(struct ev_loop *loop, pid_t pid, int pidfd,
+                        evsig_child_cb cb, void *data, int flags);
+
+/* spawn.c ----------------------------------------------------------------- */
+
+void evsig__spawn_reset(void);
+
 /* table.c ----------------------------------------------------------------- */
 
 /* What evsig_getsignal() reports. */

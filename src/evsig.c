@@ -3,7 +3,7 @@
  * evsig.c - evsig_reset(): each layer's reset, top down.
  *
  * The top layers forget what they hold first (the table, the wakeup fds,
- * the children, the watchers and waits with everything the C handler
+ * spawn's stack, the children, the watchers and waits with everything the C handler
  * reads), so that a delivery still arriving finds no owner and meets what
  * the signal owes; then disposition.c puts back every disposition evsig
  * changed, exactly as it found it. Waits and dispatch frames still on a
@@ -23,6 +23,7 @@ EVSIG_PUBLIC int evsig_reset(void)
     evsig__core_epoch_bump();
     evsig__table_reset();
     evsig__wakeup_reset();
+    evsig__spawn_reset();
     evsig__child_reset();
     evsig__dispatch_reset();
     evsig__disp_reset();

@@ -197,20 +197,43 @@ static void stop_scan(struct ploop *pl)
     }
 }
 
-/* Stop what @pl runs on its loop and close its epoll set. */
-static void ploop_stop(struct ploop *pl)
+/* Stop what @pl runs on its loop (nothing of it stays there: the loop may
+ * be destroyed); its epoll set stays open. */
+static void ploop_quiet(struct ploop *pl)
 {
-    if (pl->epfd >= 0) {
-        ev_ref(pl->loop);
+    if (ev_is_active(&pl->io)) {
+        ev_ref(pl->loop);   /* it was unreferenced when started */
         ev_io_stop(pl->loop, &pl->io);
-        close(pl->epfd);
-        pl->epfd = -1;
     }
     stop_scan(pl);
     if (pl->watching) {
         evsig__dispatch_unwatch(&pl->sigchld);
         pl->watching = false;
     }
+}
+
+/* ... and close its epoll set. */
+static void ploop_stop(struct ploop *pl)
+{
+    ploop_quiet(pl);
+    if (pl->epfd >= 0) {
+        close(pl->epfd);
+        pl->epfd = -1;
+    }
+}
+
+/* Loops whose epoll set stays open while they have no children: a program
+ * that forks or spawns one child at a time would otherwise make and close
+ * a set (and have libev register it) per child. */
+#define IDLE_KEEP 4
+
+static unsigned idle_sets(void)
+{
+    unsigned n = 0;
+
+    for (const struct ploop *pl = pr.loops; pl; pl = pl->next)
+        n += pl->epfd >= 0 && !ev_is_active(&pl->io);
+    return n;
 }
 
 /* A released record (nothing of it on its loop) is kept for the next
@@ -227,12 +250,17 @@ static void ploop_recycle(struct ploop *pl)
     free(pl);
 }
 
-/* Release @pl when it watches nothing (on its loop's thread); while a scan
- * holds it, it is only marked gone, and the scan frees it when done. */
+/* Release @pl when it watches nothing (on its loop's thread): idle, with
+ * its epoll set, if fewer than IDLE_KEEP are; else for good -- while a
+ * scan holds it, only marked gone, and the scan frees it when done. */
 static void ploop_maybe_release(struct ploop *pl)
 {
     if (pl->npidfd || pl->nfb || pl->gone)
         return;
+    if (pl->epfd >= 0 && idle_sets() < IDLE_KEEP) {
+        ploop_quiet(pl);   /* kept, idle, with its set */
+        return;
+    }
     ploop_stop(pl);
     ploop_unlink(pl);
     if (pl->frames) {
@@ -312,11 +340,12 @@ static void close_in_child(unsigned parent_gen)
 static void forget_inherited(void)
 {
     for (struct ploop *pl = pr.loops; pl; pl = pl->next) {
-        if (pl->epfd >= 0) {
+        if (ev_is_active(&pl->io)) {
             ev_ref(pl->loop);
             ev_io_stop(pl->loop, &pl->io);
-            close(pl->epfd);
         }
+        if (pl->epfd >= 0)
+            close(pl->epfd);
         stop_scan(pl);
         /* Its SIGCHLD watcher is inherited by dispatch.c like any; drop it
          * (the children it served are not this process's). */
@@ -387,16 +416,18 @@ static int prepare(struct ev_loop *loop)
 
 static bool epoll_ready(struct ploop *pl)
 {
-    if (pl->epfd >= 0)
-        return true;
-    pl->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (pl->epfd < 0)
-        return false;
-    /* The ev_io is not work: each watched child takes a reference. */
-    ev_io_init(&pl->io, io_cb, pl->epfd, EV_READ);
-    pl->io.data = pl;
-    ev_io_start(pl->loop, &pl->io);
-    ev_unref(pl->loop);
+    if (pl->epfd < 0) {
+        pl->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (pl->epfd < 0)
+            return false;
+        ev_io_init(&pl->io, io_cb, pl->epfd, EV_READ);
+        pl->io.data = pl;
+    }
+    if (!ev_is_active(&pl->io)) {   /* new, or idle */
+        /* The ev_io is not work: each watched child takes a reference. */
+        ev_io_start(pl->loop, &pl->io);
+        ev_unref(pl->loop);
+    }
     return true;
 }
 

@@ -13,6 +13,7 @@
  * child-util's; forked children never call cmocka.
  */
 #define _GNU_SOURCE   /* pipe2(), ns_last_pid games */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -1094,6 +1095,63 @@ static void test_a_child_libevs_reaper_took_is_reported_once_through_the_witness
     assert_int_equal(rec.calls, 1);
 }
 
+/* Epoll sets open in this process. */
+static int count_epoll_sets(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *de;
+    char path[300], target[64];
+    int n = 0;
+
+    assert_non_null(dir);
+    while ((de = readdir(dir))) {
+        ssize_t len;
+
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+        len = readlink(path, target, sizeof(target) - 1);
+        if (len > 0) {
+            target[len] = '\0';
+            n += strcmp(target, "anon_inode:[eventpoll]") == 0;
+        }
+    }
+    closedir(dir);
+    return n;
+}
+
+/*
+ * A loop whose children are all reported holds nothing of evsig's: it may
+ * be destroyed without evsig_reset(), and a loop made later -- at the same
+ * address, as malloc() likes to -- watches children like any. evsig keeps
+ * the epoll sets of a few idle loops open (a child at a time would make
+ * and close one per child otherwise), never more than four.
+ */
+static void test_loops_destroyed_after_their_children_leave_no_trace_and_at_most_four_idle_sets(void **unused)
+{
+    int sets;
+
+    (void)unused;
+    SKIP_UNLESS_BACKEND(EVSIG_CHILD_PIDFD, "children only on the default loop");
+    sets = count_epoll_sets();
+    for (int round = 0; round < 8; round++) {
+        struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);   /* libev's own set */
+        struct exit_rec r = { 0 };
+        pid_t pid;
+
+        assert_non_null(loop);
+        pid = assert_succeeds(evsig_fork_and_watch(loop, rec_cb, &r, 0));
+        if (pid == 0)
+            _exit(30 + round);
+        assert_true(TU_RUN_UNTIL(loop, r.calls == 1, 10));
+        assert_exited(r.status, 30 + round);
+        /* Nothing keeps ev_run() alive: evsig's ev_io on it is stopped. */
+        assert_true(tu_ev_run_returns(loop, 2));
+        ev_loop_destroy(loop);
+        assert_true(count_epoll_sets() <= sets + 4);
+    }
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, child_setup, child_teardown)
@@ -1115,6 +1173,7 @@ int main(void)
         T(test_kill_of_a_watched_child_the_program_reaped_never_signals_the_process_that_reused_its_pid),
         T(test_with_the_forced_fallback_children_on_two_loops_are_each_reported_once_and_others_left_alone),
         T(test_a_child_libevs_reaper_took_is_reported_once_through_the_witness),
+        T(test_loops_destroyed_after_their_children_leave_no_trace_and_at_most_four_idle_sets),
     };
 #undef T
 
