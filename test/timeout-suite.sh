@@ -25,15 +25,19 @@
 # a broken setup. Output is one "ok N - ..." / "not ok N - ..." line per
 # check, with what was seen under each failure.
 #
-# Timing: timeouts are 0.1-0.3 s; commands that must be killed run for 10 s,
-# so a check that fails costs time but a loaded machine does not make one
-# fail. Waits for the command to be ready (its traps set) poll a file, with
-# a 20 s bound; nothing depends on how fast a process starts.
+# Timing, for a loaded 2-core VM and for valgrind: timeouts are 0.1 s,
+# commands that must be killed would run 10 s or more, and "fast" means
+# within 4-8 s, so a loaded machine makes no check fail (a failing one
+# costs time). A command that must have set its traps before it is
+# signalled writes a file when it has; the suite waits for that file
+# (20 s bound) and then sends timeout SIGALRM, which is its timeout, rather
+# than racing a timer against the command's start. The whole suite takes
+# about 12 s (about 100 s under valgrind).
 #
 # The commands are `sh -c` scripts (dash on Debian) with traps that write
 # what they received to files. perl, where present, supplies what the
 # shell cannot: an ignored SIGCHLD, a blocked SIGALRM, and the raw wait
-# status (died of a signal, or exited).
+# status (died of a signal or exited, and whether it dumped core).
 
 set -u
 
@@ -42,18 +46,22 @@ if [ $# -ne 1 ]; then
     exit 99
 fi
 bin=$1
+case $bin in
+    /*) ;;
+    */*) bin=$PWD/$bin ;;   # some checks run in another directory
+esac
 wrapper=${TIMEOUT_WRAPPER:-}
 
 export LC_ALL=C   # messages in English, 'quotes' as in the C locale
 
-if ! command -v "$bin" >/dev/null 2>&1; then
-    echo "$0: $bin: not found" >&2
-    exit 99
-fi
 if [ -n "${TIMEOUT_REQUIRE_GNU:-}" ] &&
    ! "$bin" --version 2>/dev/null | head -n 1 | grep -q 'GNU coreutils'; then
     echo "1..0 # SKIP $bin is not GNU coreutils' timeout"
     exit 77
+fi
+if ! command -v "$bin" >/dev/null 2>&1; then
+    echo "$0: $bin: not found" >&2
+    exit 99
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/timeout-suite.XXXXXX") || exit 99
@@ -78,6 +86,16 @@ n=0 failed=0 skipped=0
 out=$tmp/out err=$tmp/err
 rc= elapsed_ms=
 
+# Under a wrapper, its own diagnostics are not timeout's output: valgrind's
+# "--PID-- WARNING: unhandled syscall" (valgrind 3.19 does not know
+# pidfd_open) and "==PID== ..." lines are dropped from stderr. Errors it
+# finds still show, as its --error-exitcode.
+strip_wrapper_lines() {
+    [ -n "$wrapper" ] || return 0
+    grep -vE '^(--|==)[0-9]+(--|==)( |$)' "$err" >"$err.strip"
+    mv "$err.strip" "$err"
+}
+
 now_us() {
     local t=${EPOCHREALTIME:-}
     if [ -n "$t" ]; then
@@ -96,6 +114,7 @@ run() {
     # shellcheck disable=SC2086  # the wrapper is a list of words
     { $wrapper "$bin" "$@" >"$out" 2>"$err"; rc=$?; } 2>/dev/null
     t1=$(now_us)
+    strip_wrapper_lines
     elapsed_ms=$(( (t1 - t0) / 1000 ))
 }
 
@@ -113,23 +132,56 @@ run_under() {
     # shellcheck disable=SC2086
     { "${prefix[@]}" $wrapper "$bin" "$@" >"$out" 2>"$err"; rc=$?; } 2>/dev/null
     t1=$(now_us)
+    strip_wrapper_lines
     elapsed_ms=$(( (t1 - t0) / 1000 ))
 }
 
 # start ARG...: TIMEOUT ARG... in the background; its pid in $bgpid (the
 # timeout process itself: bash forks and execs a simple command).
 start() {
+    start_under -- "$@"
+}
+
+# start_under PREFIX... -- ARG...: as start, exec'ed by PREFIX (see
+# run_under); $bgpid is still timeout's pid.
+start_under() {
+    local prefix=()
+    while [ "$1" != -- ]; do
+        prefix+=("$1")
+        shift
+    done
+    shift
     # shellcheck disable=SC2086
-    $wrapper "$bin" "$@" >"$out" 2>"$err" &
+    "${prefix[@]}" $wrapper "$bin" "$@" >"$out" 2>"$err" &
     bgpid=$!
+}
+
+# proc_state PID: PID's state letter (R, S, T, Z, ...), from the field
+# after "(comm)" in /proc/PID/stat; empty if PID is gone.
+proc_state() {
+    sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null
+}
+
+# running PID: PID exists and has not exited (a zombie has).
+running() {
+    local state
+    state=$(proc_state "$1")
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# pgid PID: PID's process group.
+pgid() {
+    sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f3
 }
 
 # finish: wait for the background TIMEOUT; sets rc.
 finish() {
     { wait "$bgpid"; rc=$?; } 2>/dev/null
+    strip_wrapper_lines
 }
 
-# wait_file FILE [SECONDS]: until FILE exists (and is not empty, with -s).
+# wait_file FILE [SECONDS]: until FILE exists (default bound 20 s); 1 if
+# it never did.
 wait_file() {
     local f=$1 limit=$(( ${2:-20} * 50 )) i=0
     while [ ! -e "$f" ]; do
@@ -234,12 +286,12 @@ expect_usage_error() {
     fi
 }
 
-# raw_status CMD...: how CMD ended, as "exit N" or "signal N" (needs perl:
-# a shell folds both into $?).
+# raw_status CMD...: how CMD ended, as "exit N", "signal N" or "signal N
+# core" (needs perl: a shell folds them all into $?).
 raw_status() {
     perl -e 'system { $ARGV[0] } @ARGV;
              if ($? == -1) { print "error\n" }
-             elsif ($? & 127) { printf "signal %d\n", $? & 127 }
+             elsif ($? & 127) { printf "signal %d%s\n", $? & 127, $? & 128 ? " core" : "" }
              else { printf "exit %d\n", $? >> 8 }' "$@"
 }
 
@@ -260,11 +312,13 @@ trap_cmd='
 ignore_term_cmd='trap "" TERM; : >"$1"; exec sleep 10'
 
 # alarm_when_ready READY ARG...: timeout ARG... in the background (with a
-# long DURATION), then SIGALRM to timeout -- which is its timeout firing --
-# once the command has created READY: checks whose command must have set
+# DURATION of 60 s), then SIGALRM to timeout -- which is its timeout firing
+# -- once the command has created READY: checks whose command must have set
 # its traps before the signal comes do not depend on how fast it starts
 # (under valgrind, a second or more). Sets rc ("not-ready" if READY never
-# came).
+# came) and elapsed_ms, from the SIGALRM on: checked with expect_fast, a
+# SIGALRM that did nothing cannot pass for one that worked when the 60 s
+# timer fires.
 alarm_when_ready() {
     local r=$1
     shift
@@ -276,8 +330,11 @@ alarm_when_ready() {
         rc=not-ready
         return 1
     fi
+    local t0
+    t0=$(now_us)
     kill -ALRM "$bgpid"
     finish
+    elapsed_ms=$(( ($(now_us) - t0) / 1000 ))
 }
 
 # ---------------------------------------------------------------------------
@@ -305,6 +362,7 @@ else
 fi
 
 rc=$(echo hello | { $wrapper "$bin" 10 cat >"$out" 2>"$err"; echo $?; })
+strip_wrapper_lines
 expect_out "stdin is the caller's" hello
 
 run 10 "$tmp/no-such-command"
@@ -324,6 +382,10 @@ expect_err "... and the message says why" \
 
 run 10 "$tmp"
 expect "a directory as the command: 126" 126
+
+run 10 "$tmp/it's"$'\001'
+expect_err "the command is quoted as coreutils quotes it" \
+    "failed to run command '$tmp/it\\\\'s\\\\001': No such file or directory$"
 
 # execvp()'s rule, which coreutils inherits: an executable file the kernel
 # cannot exec (ENOEXEC: no #! line) is run by /bin/sh.
@@ -399,6 +461,7 @@ fi
 if [ -w /dev/full ]; then
     $wrapper "$bin" --help >/dev/full 2>"$err"
     rc=$?
+    strip_wrapper_lines
     expect "--help that cannot be written: 125" 125
 fi
 
@@ -406,9 +469,16 @@ fi
 # Durations
 # ---------------------------------------------------------------------------
 
-for d in 0.1 0.1s .1 1e-1 0.002m 0.00005h 0.000002d; do
+# Each suffix scales by its own unit: these time out within 5 s (a unit
+# too large would not) ...
+for d in 0.1 0.1s .1 1e-1 0x.2p0 0.002m 0.0001h 0.000002d; do
     run "$d" sleep 10
-    expect_fast "duration '$d' times out" 124
+    expect_fast "duration '$d' times out" 124 5000
+done
+# ... and these (3 s or more) not within 0.5 s (a unit too small would).
+for d in 0.05m 0.001h 0.00005d; do
+    run "$d" sh -c 'sleep 0.5; exit 2'
+    expect "duration '$d' does not time out a 0.5 s command" 2
 done
 
 for d in 1m 1h 1d 10 inf ' 10'; do
@@ -435,13 +505,13 @@ expect_fast "--preserve-status: the command's status (128+TERM)" 143
 run --preserve-status 10 sh -c 'exit 7'
 expect "--preserve-status without a timeout: the command's status" 7
 
-alarm_when_ready "$tmp/p.ready" --preserve-status 20 \
+alarm_when_ready "$tmp/p.ready" --preserve-status 60 \
     sh -c "$trap_cmd" sh "$tmp/p.trap" "$tmp/p.ready" TERM
-expect "--preserve-status: a command that exits on TERM keeps its 0" 0
+expect_fast "--preserve-status: a command that exits on TERM keeps its 0" 0
 
 rm -f "$tmp/t.trap"
-alarm_when_ready "$tmp/t.ready" 20 sh -c "$trap_cmd" sh "$tmp/t.trap" "$tmp/t.ready" TERM
-expect "a command that exits 0 on TERM still times out: 124" 124
+alarm_when_ready "$tmp/t.ready" 60 sh -c "$trap_cmd" sh "$tmp/t.trap" "$tmp/t.ready" TERM
+expect_fast "a command that exits 0 on TERM still times out: 124" 124
 expect_file "... after it got TERM" "$tmp/t.trap" TERM
 
 for s in INT SIGINT sigint Int 2 130 SIG2; do
@@ -475,22 +545,22 @@ expect_fast "-k: KILL after the first signal: 137" 137
 run -s 0 --foreground -k 0.2 0.1 sleep 10
 expect_fast "-k --foreground: 137 as well" 137
 
-alarm_when_ready "$tmp/k.ready" -k 0.2 20 sh -c "$ignore_term_cmd" sh "$tmp/k.ready"
-expect "-k: a command that ignores TERM gets KILL: 137" 137
-alarm_when_ready "$tmp/k.ready" --foreground -k 0.2 20 \
+alarm_when_ready "$tmp/k.ready" -k 0.2 60 sh -c "$ignore_term_cmd" sh "$tmp/k.ready"
+expect_fast "-k: a command that ignores TERM gets KILL: 137" 137
+alarm_when_ready "$tmp/k.ready" --foreground -k 0.2 60 \
     sh -c "$ignore_term_cmd" sh "$tmp/k.ready"
-expect "-k --foreground, a command that ignores TERM: 137" 137
-alarm_when_ready "$tmp/k.ready" --kill-after=0.2 --preserve-status 20 \
+expect_fast "-k --foreground, a command that ignores TERM: 137" 137
+alarm_when_ready "$tmp/k.ready" --kill-after=0.2 --preserve-status 60 \
     sh -c "$ignore_term_cmd" sh "$tmp/k.ready"
-expect "--kill-after= with --preserve-status: 137" 137
+expect_fast "--kill-after= with --preserve-status: 137" 137
 
 run -v 0.1 sleep 10
 expect_fast "--verbose times out as usual" 124
 expect_err "--verbose names the signal and the command" \
     ": sending signal TERM to command 'sleep'$"
 
-alarm_when_ready "$tmp/k.ready" --verbose -k 0.2 20 sh -c "$ignore_term_cmd" sh "$tmp/k.ready"
-expect "--verbose -k: 137" 137
+alarm_when_ready "$tmp/k.ready" --verbose -k 0.2 60 sh -c "$ignore_term_cmd" sh "$tmp/k.ready"
+expect_fast "--verbose -k: 137" 137
 expect_err "--verbose reports the TERM ..." ": sending signal TERM to command 'sh'$"
 expect_err "... and the KILL" ": sending signal KILL to command 'sh'$"
 
@@ -508,14 +578,12 @@ expect_no_err "--verbose is quiet when nothing is sent"
 stopped_cmd='trap "echo TERM >$1; exit 0" TERM; echo $$ >"$2.new"; mv "$2.new" "$2"
              kill -STOP $$; exit 9'
 rm -f "$tmp/stop.trap" "$tmp/stop.pid"
-start -k 5 20 sh -c "$stopped_cmd" sh "$tmp/stop.trap" "$tmp/stop.pid"
+start -k 5 60 sh -c "$stopped_cmd" sh "$tmp/stop.trap" "$tmp/stop.pid"
 stopped=
 if wait_file "$tmp/stop.pid"; then
     cpid=$(cat "$tmp/stop.pid")
     for _ in $(seq 1 1000); do
-        # state is the field after "(comm)"
-        state=$(sed 's/.*) \(.\).*/\1/' "/proc/$cpid/stat" 2>/dev/null)
-        [ "$state" = T ] && { stopped=1; break; }
+        [ "$(proc_state "$cpid")" = T ] && { stopped=1; break; }
         sleep 0.02
     done
 fi
@@ -543,7 +611,7 @@ forward() {
     local opts=$1 sig=$2 f="$tmp/fwd.$2.trap" r="$tmp/fwd.$2.ready"
     rm -f "$f" "$r"
     # shellcheck disable=SC2086
-    start $opts 20 sh -c "$trap_cmd" sh "$f" "$r" "$sig"
+    start $opts 60 sh -c "$trap_cmd" sh "$f" "$r" "$sig"
     if ! wait_file "$r"; then
         kill -KILL "$bgpid" 2>/dev/null
         finish
@@ -570,7 +638,7 @@ forward "-s USR1" USR1
 # A forwarded signal that kills the command: not a timeout, so timeout
 # dies of the same signal (128+TERM to the shell).
 rm -f "$tmp/d.ready"
-start 20 sh -c ': >"$1"; while :; do sleep 0.05; done' sh "$tmp/d.ready"
+start 60 sh -c ': >"$1"; while :; do sleep 0.05; done' sh "$tmp/d.ready"
 if wait_file "$tmp/d.ready"; then
     kill -TERM "$bgpid"
     finish
@@ -582,11 +650,13 @@ fi
 
 # SIGALRM counts as the timeout.
 rm -f "$tmp/a.trap" "$tmp/a.ready"
-start 20 sh -c "$trap_cmd" sh "$tmp/a.trap" "$tmp/a.ready" TERM
+start 60 sh -c "$trap_cmd" sh "$tmp/a.trap" "$tmp/a.ready" TERM
 if wait_file "$tmp/a.ready"; then
+    t0=$(now_us)
     kill -ALRM "$bgpid"
     finish
-    expect "SIGALRM to timeout is the timeout: 124" 124
+    elapsed_ms=$(( ($(now_us) - t0) / 1000 ))
+    expect_fast "SIGALRM to timeout is the timeout: 124" 124
     expect_file "... and the command got TERM" "$tmp/a.trap" TERM
 else
     kill -KILL "$bgpid"; finish
@@ -595,7 +665,7 @@ fi
 
 # -k starts with the first signal sent, also a forwarded one.
 rm -f "$tmp/ki.ready"
-start -k 0.2 20 sh -c 'trap "" INT; : >"$1"; while :; do sleep 0.05; done' sh "$tmp/ki.ready"
+start -k 0.2 60 sh -c 'trap "" INT; : >"$1"; while :; do sleep 0.05; done' sh "$tmp/ki.ready"
 if wait_file "$tmp/ki.ready"; then
     t0=$(now_us)
     kill -INT "$bgpid"
@@ -605,6 +675,26 @@ if wait_file "$tmp/ki.ready"; then
 else
     kill -KILL "$bgpid"; finish
     fail "-k: KILL follows a forwarded signal too: 137" "never ready"
+fi
+
+# Only the first signal sent arms the KILL: later ones (here an INT every
+# 0.1 s) do not postpone it.
+rm -f "$tmp/kr.ready"
+start -k 0.5 60 sh -c 'trap "" TERM INT; : >"$1"; exec sleep 60' sh "$tmp/kr.ready"
+if wait_file "$tmp/kr.ready"; then
+    t0=$(now_us)
+    kill -ALRM "$bgpid"
+    for _ in $(seq 1 50); do
+        sleep 0.1
+        running "$bgpid" || break
+        kill -INT "$bgpid"
+    done 2>/dev/null   # and bash's "Killed" notice
+    finish
+    elapsed_ms=$(( ($(now_us) - t0) / 1000 ))
+    expect_fast "-k: later signals do not postpone the KILL" 137 4000
+else
+    kill -KILL "$bgpid"; finish
+    fail "-k: later signals do not postpone the KILL" "never ready"
 fi
 
 # ---------------------------------------------------------------------------
@@ -620,7 +710,7 @@ group() {
     local g="$tmp/grp.log" stop="$tmp/grp.stop" pidf="$tmp/grp.pid"
     rm -f "$g" "$stop"
     # shellcheck disable=SC2086
-    alarm_when_ready "$pidf" $opts 20 sh -c '
+    alarm_when_ready "$pidf" $opts 60 sh -c '
         g=$1 stop=$2 pidf=$3
         sh -c "trap \"echo TERM >>$g\" TERM
                echo \$\$ >$pidf.new; mv $pidf.new $pidf
@@ -631,7 +721,8 @@ group() {
     gpid=$(cat "$pidf" 2>/dev/null)
     [ -n "$gpid" ] && leftover_pids="$leftover_pids $gpid"
     : >"$stop"
-    if [ "$rc" = 124 ] && wait_line "$g" done && [ "$(tr '\n' ' ' <"$g")" = "$want" ]; then
+    if [ "$rc" = 124 ] && [ "$elapsed_ms" -lt 8000 ] && wait_line "$g" done &&
+       [ "$(tr '\n' ' ' <"$g")" = "$want" ]; then
         pass "$desc"
     else
         fail "$desc" "grandchild log: '$(tr '\n' ' ' <"$g" 2>/dev/null)', expected '$want'"
@@ -639,6 +730,24 @@ group() {
 }
 group "" "TERM done " "the command's background child is signalled too"
 group "--foreground" "done " "--foreground: only the command is signalled"
+
+# Without --foreground the command runs in a process group that is not
+# the caller's (coreutils' timeout makes one for itself and the command);
+# with it, in the caller's, where the terminal's signals reach it.
+own_pgid='sed "s/.*) //" /proc/$$/stat | cut -d" " -f3'
+run 10 sh -c "$own_pgid"
+if [ "$rc" = 0 ] && [ -n "$(cat "$out")" ] && [ "$(cat "$out")" != "$(pgid $$)" ]; then
+    pass "the command is not in the caller's process group"
+else
+    fail "the command is not in the caller's process group" "the caller's is $(pgid $$)"
+fi
+run --foreground 10 sh -c "$own_pgid"
+if [ "$rc" = 0 ] && [ "$(cat "$out")" = "$(pgid $$)" ]; then
+    pass "--foreground: the command is in the caller's process group"
+else
+    fail "--foreground: the command is in the caller's process group" \
+        "the caller's is $(pgid $$)"
+fi
 
 # ---------------------------------------------------------------------------
 # The state timeout starts in
@@ -657,6 +766,18 @@ if [ -n "$have_perl" ]; then
     expect_fast "started with SIGALRM blocked: still times out" 124
     run_under "${blk_alrm[@]}" -- 10 sh -c 'exit 3'
     expect "started with SIGALRM blocked: the command's status" 3
+    rm -f "$tmp/ba.ready"
+    start_under "${blk_alrm[@]}" -- 60 sh -c "$trap_cmd" sh /dev/null "$tmp/ba.ready" TERM
+    if wait_file "$tmp/ba.ready"; then
+        t0=$(now_us)
+        kill -ALRM "$bgpid"
+        finish
+        elapsed_ms=$(( ($(now_us) - t0) / 1000 ))
+        expect_fast "started with SIGALRM blocked: a SIGALRM is still the timeout" 124
+    else
+        kill -KILL "$bgpid"; finish
+        fail "started with SIGALRM blocked: a SIGALRM is still the timeout" "never ready"
+    fi
 else
     skip "started with SIGCHLD ignored" "no perl"
     skip "started with SIGALRM blocked" "no perl"
@@ -708,6 +829,31 @@ if [ -n "$have_perl" ]; then
 else
     skip "timeout itself dies of the command's signal" "no perl"
 fi
+
+# A command that dumped core: timeout says so, and dies of the signal
+# without a core of its own. Only where this machine dumps cores at all
+# (ulimit, core_pattern): a plain sh shows whether it does.
+mkdir -p "$tmp/core"
+# shellcheck disable=SC2086
+probe=$(cd "$tmp/core" && ulimit -c unlimited 2>/dev/null &&
+        raw_status $wrapper sh -c 'kill -QUIT $$' 2>/dev/null)
+if [ -z "$have_perl" ]; then
+    skip "a command that dumped core" "no perl"
+elif [ "$probe" != "signal 3 core" ]; then
+    skip "a command that dumped core" "no core dumps here ($probe)"
+else
+    # shellcheck disable=SC2086
+    got=$(cd "$tmp/core" && ulimit -c unlimited &&
+          raw_status $wrapper "$bin" 10 sh -c 'kill -QUIT $$' 2>"$err")
+    strip_wrapper_lines
+    rc=$got
+    if [ "$got" = "signal 3" ] && grep -q ': the monitored command dumped core$' "$err"; then
+        pass "a command that dumped core: reported, and timeout dies of it without a core"
+    else
+        fail "a command that dumped core: reported, and timeout dies of it without a core"
+    fi
+fi
+rm -rf "$tmp/core"
 
 # ---------------------------------------------------------------------------
 
