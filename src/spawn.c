@@ -466,7 +466,8 @@ EVSIG_PUBLIC pid_t evsig_spawn(struct ev_loop *loop,
             a.src[i] = f.theirs[i];
         a.flags = opts->flags;
         a.errfd = f.err[1];
-        a.maxfd = (int)sysconf(_SC_OPEN_MAX);
+        if (opts->flags & EVSIG_SPAWN_CLOSE_FDS)   /* a getrlimit() call */
+            a.maxfd = (int)sysconf(_SC_OPEN_MAX);
         pid = start(&a, f.err, &pidfd);
         if (pid < 0)
             r = (int)pid;
