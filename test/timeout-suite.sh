@@ -838,22 +838,22 @@ fi
 mkdir -p "$tmp/core"
 # shellcheck disable=SC2086
 probe=$(cd "$tmp/core" && ulimit -c unlimited 2>/dev/null &&
-        raw_status $wrapper sh -c 'kill -QUIT $$' 2>/dev/null)
+        raw_status $wrapper sh -c 'kill -ABRT $$' 2>/dev/null)
 # shellcheck disable=SC2086
 limit=$(ulimit -c unlimited 2>/dev/null && $wrapper "$bin" 10 sh -c 'ulimit -c' 2>/dev/null)
 if [ -z "$have_perl" ]; then
     skip "a command that dumped core" "no perl"
-elif [ "$probe" != "signal 3 core" ]; then
+elif [ "$probe" != "signal 6 core" ]; then
     skip "a command that dumped core" "no core dumps here ($probe)"
 elif [ "$limit" != unlimited ]; then
     skip "a command that dumped core" "the command's ulimit -c is '$limit'"
 else
     # shellcheck disable=SC2086
     got=$(cd "$tmp/core" && ulimit -c unlimited &&
-          raw_status $wrapper "$bin" 10 sh -c 'kill -QUIT $$' 2>"$err")
+          raw_status $wrapper "$bin" 10 sh -c 'kill -ABRT $$' 2>"$err")
     strip_wrapper_lines
     rc=$got
-    if [ "$got" = "signal 3" ] && grep -q ': the monitored command dumped core$' "$err"; then
+    if [ "$got" = "signal 6" ] && grep -q ': the monitored command dumped core$' "$err"; then
         pass "a command that dumped core: reported, and timeout dies of it without a core"
     else
         fail "a command that dumped core: reported, and timeout dies of it without a core"
