@@ -45,20 +45,24 @@ const char *program_name(void)
 
 static void put_quoted(const char *s, FILE *f)
 {
-    static const char escapes[] = "\aa\bb\ff\nn\rr\tt\vv";
-
     putc('\'', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        const char *e = *p ? strchr(escapes, *p) : NULL;
-
-        if (*p == '\\' || *p == '\'')
-            fprintf(f, "\\%c", *p);
-        else if (e && (e - escapes) % 2 == 0)
-            fprintf(f, "\\%c", e[1]);
-        else if (*p < 0x20 || *p >= 0x7f)
-            fprintf(f, "\\%03o", *p);
-        else
-            putc(*p, f);
+        switch (*p) {
+        case '\\':  fputs("\\\\", f); break;
+        case '\'':  fputs("\\'", f); break;
+        case '\a':  fputs("\\a", f); break;
+        case '\b':  fputs("\\b", f); break;
+        case '\f':  fputs("\\f", f); break;
+        case '\n':  fputs("\\n", f); break;
+        case '\r':  fputs("\\r", f); break;
+        case '\t':  fputs("\\t", f); break;
+        case '\v':  fputs("\\v", f); break;
+        default:
+            if (*p < 0x20 || *p >= 0x7f)   /* control, DEL, not ASCII */
+                fprintf(f, "\\%03o", *p);
+            else
+                putc(*p, f);
+        }
     }
     putc('\'', f);
 }
