@@ -65,12 +65,9 @@ if ! command -v "$bin" >/dev/null 2>&1; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/timeout-suite.XXXXXX") || exit 99
-leftover_pids=
+# Every command the suite starts ends by itself: the sleeps are bounded,
+# and the loops run while a file in $tmp exists (see trap_cmd).
 cleanup() {
-    # Only processes this suite started and recorded.
-    for p in $leftover_pids; do
-        kill -KILL "$p" 2>/dev/null
-    done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -300,14 +297,17 @@ raw_status() {
 #
 # A loop of short sleeps rather than one long sleep or `wait`: the trap
 # runs at the latest 50 ms after the signal whether or not the sleep got
-# it too, and nothing is left behind when the shell exits.
+# it too, and nothing is left behind when the shell exits. The loops run
+# while their "ready" file exists: when a check fails and timeout leaves
+# its command behind, the command ends once the suite removes the file
+# (its next use of that name, or the temporary directory at exit).
 #   $1: file the trap writes the signal name to; $2: "ready" file;
 #   $3...: signals to trap (trap writes its name and exits 0).
 trap_cmd='
     f=$1; r=$2; shift 2
     for s; do trap "echo $s >>$f; exit 0" "$s"; done
     : >"$r"
-    while :; do sleep 0.05; done'
+    while [ -e "$r" ]; do sleep 0.05; done'
 # Ignores TERM and so does the sleep it execs ($1: ready file).
 ignore_term_cmd='trap "" TERM; : >"$1"; exec sleep 10'
 
@@ -638,7 +638,7 @@ forward "-s USR1" USR1
 # A forwarded signal that kills the command: not a timeout, so timeout
 # dies of the same signal (128+TERM to the shell).
 rm -f "$tmp/d.ready"
-start 60 sh -c ': >"$1"; while :; do sleep 0.05; done' sh "$tmp/d.ready"
+start 60 sh -c ': >"$1"; while [ -e "$1" ]; do sleep 0.05; done' sh "$tmp/d.ready"
 if wait_file "$tmp/d.ready"; then
     kill -TERM "$bgpid"
     finish
@@ -665,7 +665,8 @@ fi
 
 # -k starts with the first signal sent, also a forwarded one.
 rm -f "$tmp/ki.ready"
-start -k 0.2 60 sh -c 'trap "" INT; : >"$1"; while :; do sleep 0.05; done' sh "$tmp/ki.ready"
+start -k 0.2 60 sh -c 'trap "" INT; : >"$1"; while [ -e "$1" ]; do sleep 0.05; done' \
+    sh "$tmp/ki.ready"
 if wait_file "$tmp/ki.ready"; then
     t0=$(now_us)
     kill -INT "$bgpid"
@@ -714,12 +715,9 @@ group() {
         g=$1 stop=$2 pidf=$3
         sh -c "trap \"echo TERM >>$g\" TERM
                echo \$\$ >$pidf.new; mv $pidf.new $pidf
-               while [ ! -e $stop ]; do sleep 0.05; done
+               while [ -e $pidf ] && [ ! -e $stop ]; do sleep 0.05; done
                echo done >>$g" </dev/null >/dev/null 2>&1 &
         wait' sh "$g" "$stop" "$pidf"
-    local gpid
-    gpid=$(cat "$pidf" 2>/dev/null)
-    [ -n "$gpid" ] && leftover_pids="$leftover_pids $gpid"
     : >"$stop"
     if [ "$rc" = 124 ] && [ "$elapsed_ms" -lt 8000 ] && wait_line "$g" done &&
        [ "$(tr '\n' ' ' <"$g")" = "$want" ]; then
@@ -788,10 +786,9 @@ fi
 inherit_first='(exit 9) </dev/null >/dev/null 2>&1 & exec "$@"'
 run_under sh -c "$inherit_first" sh -- 10 sh -c 'sleep 0.3; exit 3'
 expect "an inherited child that exits first is not the command" 3
-inherit_last='sleep 10 </dev/null >/dev/null 2>&1 & echo $! >"$0"; exec "$@"'
-run_under sh -c "$inherit_last" "$tmp/inherited.pid" -- 10 sh -c 'exit 3'
-leftover_pids="$leftover_pids $(cat "$tmp/inherited.pid")"
-expect_fast "an inherited child still running is not waited for" 3
+inherit_last='sleep 6 </dev/null >/dev/null 2>&1 & exec "$@"'
+run_under sh -c "$inherit_last" sh -- 10 sh -c 'exit 3'
+expect_fast "an inherited child still running is not waited for" 3 4000
 inherit_mid='(sleep 0.1; exit 9) </dev/null >/dev/null 2>&1 & exec "$@"'
 run_under sh -c "$inherit_mid" sh -- 0.4 sleep 10
 expect_fast "an inherited child exiting meanwhile: the timeout still fires" 124
