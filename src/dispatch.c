@@ -315,14 +315,23 @@ static int lrec_get(struct ev_loop *loop, struct lrec **out)
         free(lr);
         return r;
     }
-    /* Commit. The ev_async is not work: watchers keep the loop alive. */
-    ev_async_init(&lr->wake.async, wake_cb);
-    lr->wake.async.data = lr;
-    ev_async_start(loop, &lr->wake.async);
-    ev_unref(loop);
-    lr->started = true;
     *out = lr;
     return 0;
+}
+
+/* At the commit of @lr's first owner: its ev_async starts. Not before: the
+ * first ev_async of a loop makes libev open the loop's wake-up fd, which a
+ * call that fails later must not leave behind. The ev_async is not work:
+ * watchers keep the loop alive. */
+static void lrec_start(struct lrec *lr)
+{
+    if (lr->started)
+        return;
+    ev_async_init(&lr->wake.async, wake_cb);
+    lr->wake.async.data = lr;
+    ev_async_start(lr->wake.loop, &lr->wake.async);
+    ev_unref(lr->wake.loop);
+    lr->started = true;
 }
 
 static void lrec_detach(struct lrec *lr)
@@ -353,10 +362,16 @@ static void lrec_drop(struct lrec *lr, bool own_thread)
     if (publish_wakes() < 0) {
         /* Cannot shrink the published set: leave the record in it for the
          * handler to read (it serves nothing, so nobody sends to it) and
-         * let the loop's thread free it later. */
+         * let the loop's thread free it later -- or, never started, the
+         * next call that needs it, or evsig_reset(). */
         dispatch.loops[dispatch.nloops++] = lr;
         lr->stale = true;
-        ev_async_send(lr->wake.loop, &lr->wake.async);
+        if (lr->started)
+            ev_async_send(lr->wake.loop, &lr->wake.async);
+        return;
+    }
+    if (!lr->started) {
+        free_lrec(lr);      /* no ev_async, so no frame and no loop to ask */
         return;
     }
     if (!own_thread) {
@@ -490,6 +505,7 @@ static void subscribe(struct lsig *ls)
 /* After its first owner was counted: claim the C handler. */
 static void subscribed(struct lsig *ls)
 {
+    lrec_start(ls->lr);
     if (!ls->claimed) {
         ls->claimed = true;
         evsig__disp_claim(ls->signum);
@@ -1315,7 +1331,8 @@ static int check_set(const sigset_t *set)
 }
 
 /* Register @wt as an owner of every signal of its set on its loop, whose
- * record goes to *@lrp. */
+ * record goes to *@lrp. Every subscription is made before the first is
+ * committed, so a failure (-ENOMEM) leaves nothing started. */
 static int wait_own(struct wait *wt, struct lrec **lrp)
 {
     struct lsig *ls;
@@ -1327,11 +1344,17 @@ static int wait_own(struct wait *wt, struct lrec **lrp)
             continue;
         r = lsig_get(wt->loop, signum, &ls);
         if (r < 0) {
-            if (lr)
-                wait_release(wt, lr, signum, true);
+            for (int s = 1; s < signum && (lr = lrec_find(wt->loop)); s++)
+                if (sigismember(&wt->set, s) && (ls = lsig_find(lr, s)))
+                    lsig_abandon(ls);
             return r;
         }
         lr = ls->lr;
+    }
+    for (int signum = 1; signum < NSIG; signum++) {
+        if (!sigismember(&wt->set, signum))
+            continue;
+        ls = lsig_find(lr, signum);
         subscribe(ls);
         wt->gen[signum] = evsig__catch_owners(signum, +1);
         ls->nwaits++;
