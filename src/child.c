@@ -723,11 +723,17 @@ static int enter(struct ev_loop *loop)
     if (child.ops->check_loop(loop) < 0)
         return -EINVAL;
     evsig__child_meet();
-    /* PIDFD: from the first child call on, while libev's default loop
-     * exists (its reaper would take every child), evsig owns SIGCHLD. */
+    return 0;
+}
+
+/* PIDFD: from the first child call that succeeds on, while libev's default
+ * loop exists (its reaper would take every child), evsig owns SIGCHLD.
+ * Called once nothing can fail any more: a call that fails changes no
+ * disposition. */
+static void own_if_default_loop(void)
+{
     if (child.ops == &evsig__reaper_pidfd && evsig__core_default_loop())
         take_sigchld();
-    return 0;
 }
 
 /* Make watching one more child on @loop unable to fail. */
@@ -780,6 +786,14 @@ int evsig__child_begin(struct ev_loop *loop)
     int r = enter(loop);
 
     return r < 0 ? r : prepare_watch(loop);
+}
+
+/* Just before the child is made, once nothing else can fail: SIGCHLD is
+ * evsig's from here (PIDFD), so libev's reaper cannot take the new child
+ * before evsig__child_adopt(). Lock held. */
+void evsig__child_commit(void)
+{
+    own_if_default_loop();
 }
 
 bool evsig__child_wants_pidfd(void)
@@ -880,6 +894,7 @@ static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
         evsig__unlock(&old);
         return evsig__fail(r);
     }
+    evsig__child_commit();
     gen = evsig__forkgen();
     saved = errno;   /* fork() leaves it alone when it succeeds */
     pid = fork();
@@ -975,6 +990,7 @@ static int child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
             cloop_update(cl);
             ev_async_send(loop, &cl->kick);
         }
+        own_if_default_loop();
         e->cb = cb;
         e->data = data;
         e->flags = (uint8_t)flags;
@@ -1024,6 +1040,7 @@ static int child_unwatch(struct ev_loop *loop, pid_t pid)
     r = enter(loop);
     if (r < 0)
         return r;
+    own_if_default_loop();
     fresh();
     e = evsig__pidtab_lookup(pid);
     if (e && e->watched && e->loop != loop)
@@ -1294,6 +1311,9 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
                 if (r < 0)
                     break;
                 watching = true;
+                /* Before the first look: libev's reaper must not take
+                 * the child from now on. */
+                own_if_default_loop();
             }
             r = reap_unwatched(pid, status);
             if (r != 0 || options & WNOHANG)
@@ -1327,6 +1347,8 @@ static pid_t waitpid_common(struct ev_loop *loop, pid_t pid, int *status,
     if (r == 0) {
         prune(ev_now(loop));
         r = wait_for(loop, pid, status, options, timeout, &saved);
+        if (r != -ENOMEM)   /* its one failure that happens before the wait */
+            own_if_default_loop();
     }
     evsig__unlock(&saved);
     if (r < 0)
@@ -1362,6 +1384,7 @@ EVSIG_PUBLIC int evsig_kill(struct ev_loop *loop, pid_t pid, int sig)
     evsig__lock(&saved);
     r = enter(loop);
     if (r == 0) {
+        own_if_default_loop();
         fresh();
         e = pid > 0 ? evsig__pidtab_lookup(pid) : NULL;
         if (e && e->exited)

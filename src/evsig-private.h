@@ -500,11 +500,14 @@ void evsig__child_force_fallback(bool on);
 void evsig__child_reset(void);
 
 /* For spawn.c, which makes the process itself: evsig__child_begin() (lock
- * held) checks @loop and reserves what watching one more child needs;
- * then the child is made -- with a pidfd if evsig__child_wants_pidfd() --
- * and evsig__child_adopt() watches it, which cannot fail (it takes
- * @pidfd, or -1). Negative errno or 0. */
+ * held) checks @loop and reserves what watching one more child needs
+ * (changing nothing else: negative errno or 0); once nothing else can
+ * fail, evsig__child_commit() takes SIGCHLD as the backend wants; then the
+ * child is made -- with a pidfd if evsig__child_wants_pidfd() -- and
+ * evsig__child_adopt() watches it, which cannot fail (it takes @pidfd, or
+ * -1). */
 int evsig__child_begin(struct ev_loop *loop);
+void evsig__child_commit(void);
 bool evsig__child_wants_pidfd(void);
 void evsig__child_adopt(struct ev_loop *loop, pid_t pid, int pidfd,
                         evsig_child_cb cb, void *data, int flags);

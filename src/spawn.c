@@ -455,6 +455,7 @@ EVSIG_PUBLIC pid_t evsig_spawn(struct ev_loop *loop,
     if (r == 0)
         r = make_fds(opts, &f);
     if (r == 0) {
+        evsig__child_commit();
         memset(&a, 0, sizeof(a));
         a.file = opts->file;
         a.file_len = strlen(opts->file);
