@@ -533,21 +533,13 @@ int tu_setup(void **state)
     return 0;
 }
 
-int tu_teardown(void **state)
+/* Differences between @before and the process now; -1 if any. */
+static int compare_now(const struct snapshot *before)
 {
-    const struct snapshot *before;
     struct snapshot *now = &tu.now;
     char buf[512];
     int leaks = 0;
 
-    (void)state;
-    if (tu.depth == 0) {
-        print_error("tu_teardown: no tu_setup() to match\n");
-        return -1;
-    }
-    before = &tu.saved[--tu.depth];
-    evsig_reset();
-    leaks += reap_leftovers("after the test");
     if (take_snapshot(now) < 0)
         return -1;
     if (!tu_same_sigset(&before->mask, &now->mask)) {
@@ -562,6 +554,56 @@ int tu_teardown(void **state)
     }
     leaks += compare_dispositions(before, now);
     leaks += compare_fds(before, now);
+    return leaks ? -1 : 0;
+}
+
+int tu_snapshot(void)
+{
+    if (tu.depth == MAX_DEPTH) {
+        print_error("tu_snapshot: snapshots nested more than %d deep\n",
+                    MAX_DEPTH);
+        return -1;
+    }
+    if (take_snapshot(&tu.saved[tu.depth]) < 0)
+        return -1;
+    tu.depth++;
+    return 0;
+}
+
+int tu_unchanged(void)
+{
+    if (tu.depth == 0) {
+        print_error("tu_unchanged: no tu_setup() to match\n");
+        return -1;
+    }
+    return compare_now(&tu.saved[--tu.depth]);
+}
+
+int tu_forget_snapshot(void)
+{
+    if (tu.depth == 0) {
+        print_error("tu_forget_snapshot: no tu_setup() to match\n");
+        return -1;
+    }
+    tu.depth--;
+    return 0;
+}
+
+int tu_teardown(void **state)
+{
+    const struct snapshot *before;
+    int leaks = 0;
+
+    (void)state;
+    if (tu.depth == 0) {
+        print_error("tu_teardown: no tu_setup() to match\n");
+        return -1;
+    }
+    before = &tu.saved[--tu.depth];
+    evsig_reset();
+    leaks += reap_leftovers("after the test");
+    if (compare_now(before) < 0)
+        leaks++;
     return leaks ? -1 : 0;
 }
 

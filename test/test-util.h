@@ -88,6 +88,19 @@ void tu_report_failure(long ret, int err, const char *expr, const char *file,
 int tu_setup(void **state);
 int tu_teardown(void **state);
 
+/*
+ * Checks of a call that must change nothing: tu_snapshot() records the
+ * process as tu_setup() does, but reaps nothing (children the test made
+ * stay); tu_unchanged() takes the innermost snapshot back and reports, as
+ * tu_teardown() does, every difference in signal mask, pending signals,
+ * dispositions and fds -- without evsig_reset() and without reaping.
+ * Returns -1 if anything changed. tu_forget_snapshot() takes it back
+ * unchecked (the call succeeded and was meant to change things).
+ */
+int tu_snapshot(void);
+int tu_unchanged(void);
+int tu_forget_snapshot(void);
+
 /* ev_loop_new(EVFLAG_NOENV), asserted non-NULL. ev_loop_destroy() it. */
 struct ev_loop *tu_new_loop(void);
 /* libev's default loop (tu_setup() already created it). */
