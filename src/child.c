@@ -713,8 +713,9 @@ void evsig__child_meet(void)
         (void)child.ops->prepare(def);
 }
 
-/* Common start of every child entry point: lock held. */
-static int enter(struct ev_loop *loop)
+/* Common start of every child entry point, before anything can fail for
+ * want of a resource: lock held. */
+static int meet(struct ev_loop *loop)
 {
     if (!loop)
         return -EINVAL;
@@ -723,11 +724,36 @@ static int enter(struct ev_loop *loop)
     if (child.ops->check_loop(loop) < 0)
         return -EINVAL;
     evsig__child_meet();
-    /* PIDFD: from the first child call on, while libev's default loop
-     * exists (its reaper would take every child), evsig owns SIGCHLD. */
+    return 0;
+}
+
+/* PIDFD: from the first child call on, while libev's default loop exists
+ * (its reaper would take every child), evsig owns SIGCHLD. A call that
+ * watches a child takes it after its last step that can fail, so that a
+ * call failing at the fd limit leaves SIGCHLD's disposition as it was. */
+static void own(void)
+{
     if (child.ops == &evsig__reaper_pidfd && evsig__core_default_loop())
         take_sigchld();
-    return 0;
+}
+
+static int enter(struct ev_loop *loop)
+{
+    int r = meet(loop);
+
+    if (r == 0)
+        own();
+    return r;
+}
+
+/* The last step of a call that watches a child: the loop's kick (an
+ * ev_async) must start without libev opening an fd, which at the fd limit
+ * would abort() (see core.c). Nothing to make while the kick runs. */
+static int loop_ready(struct ev_loop *loop)
+{
+    struct cloop *cl = cloop_find(loop);
+
+    return evsig__core_evpipe_ready(loop, cl && cl->kicking);
 }
 
 /* Make watching one more child on @loop unable to fail. */
@@ -871,15 +897,20 @@ static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
      * is held across fork() (core.c's atfork handlers know), so the child
      * inherits a consistent state. */
     evsig__lock(&old);
-    r = enter(loop);
+    r = meet(loop);
     if (r == 0 && watched)
         r = prepare_watch(loop);
     if (r == 0 && amaster)
         r = open_pty(&master, &slave);
+    if (r == 0 && watched && (r = loop_ready(loop)) < 0 && amaster) {
+        close(master);
+        close(slave);
+    }
     if (r < 0) {
         evsig__unlock(&old);
         return evsig__fail(r);
     }
+    own();
     gen = evsig__forkgen();
     saved = errno;   /* fork() leaves it alone when it succeeds */
     pid = fork();
@@ -951,7 +982,7 @@ static int child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
     struct cloop *cl;
     int r;
 
-    r = enter(loop);
+    r = meet(loop);
     if (r < 0)
         return r;
     fresh();
@@ -963,9 +994,12 @@ static int child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
          * result is reported on the next iteration, unless it was already
          * reported to a watch. */
         if (!e->watched) {
-            r = cloop_get(loop, &cl);
+            r = loop_ready(loop);
+            if (r == 0)
+                r = cloop_get(loop, &cl);
             if (r < 0)
                 return r;
+            own();
             e->watched = true;
             e->loop = loop;
             e->late = true;
@@ -990,9 +1024,12 @@ static int child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
             return r;
         zombie = r == 1;
     }
-    r = prepare_watch(loop);
+    r = loop_ready(loop);
+    if (r == 0)
+        r = prepare_watch(loop);
     if (r < 0)
         return r;
+    own();
     e = evsig__pidtab_lookup(pid);
     if (!e)
         e = evsig__pidtab_insert(pid);

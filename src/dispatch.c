@@ -295,6 +295,10 @@ static int lrec_get(struct ev_loop *loop, struct lrec **out)
         *out = lr;
         return 0;
     }
+    /* The ev_async below must not make libev open an fd it cannot. */
+    r = evsig__core_evpipe_ready(loop, false);
+    if (r < 0)
+        return r;
     if (dispatch.nloops == dispatch.caploops) {
         unsigned cap = dispatch.caploops ? dispatch.caploops * 2 : 4;
 

@@ -80,6 +80,9 @@ struct evsig__proc {
         alignas(64) pthread_mutex_t mutex;
         _Atomic(pthread_t) holder; /* the thread holding it, or 0 */
         bool forking_holds;        /* ... was the forking thread */
+        /* A loop whose libev evpipe exists, as far as this hold of the
+         * lock knows (evsig__core_evpipe_ready()); cleared when taken. */
+        struct ev_loop *evpipe_loop;
     } lock;
 };
 extern struct evsig__proc evsig__proc;
@@ -126,6 +129,12 @@ void (*evsig__core_libev_handler(void))(int);
 /* Whether libev's default loop reads SIGCHLD from a signalfd (it then
  * blocks SIGCHLD: no C handler sees the kernel's). */
 bool evsig__core_signalfd_default_loop(void);
+
+/* Make sure libev can start an ev_async (or ev_signal) on @loop without
+ * opening an fd, which it cannot fail gracefully: 0, or -EMFILE/-ENFILE
+ * with nothing made. @running: an ev_async of the caller's runs on @loop
+ * (then its evpipe exists). See core.c. Lock held; the loop's thread. */
+int evsig__core_evpipe_ready(struct ev_loop *loop, bool running);
 
 /* In a child of evsig_fork(): bump the fork generation if no atfork
  * handler did (@gen: the generation before fork()). */
