@@ -623,7 +623,10 @@ typedef struct evsig_spawn_options {
  *          such program, also after the PATH search), EACCES, ENOEXEC,
  *          ENOENT/ENOTDIR/EACCES for @cwd, E2BIG, ETXTBSY, ...; EPERM from
  *          setsid() or setpgid(). The system's: EMFILE/ENFILE (pipes,
- *          /dev/null), EAGAIN and ENOMEM (the process), ENOMEM.
+ *          /dev/null, the error pipe, the loop's fd as for evsig_watch();
+ *          nothing is left open then; a pidfd is never needed: at the fd
+ *          limit the child is watched without one), EAGAIN and ENOMEM
+ *          (the process), ENOMEM.
  */
 pid_t evsig_spawn(struct ev_loop *loop, const evsig_spawn_options *opts,
                   int pipes[3], evsig_child_cb cb, void *data);

@@ -803,9 +803,19 @@ static void watch(struct evsig__child *e, struct ev_loop *loop, int pidfd,
  * evsig__child_adopt() unable to fail. Lock held. */
 int evsig__child_begin(struct ev_loop *loop)
 {
-    int r = enter(loop);
+    int r = meet(loop);
 
     return r < 0 ? r : prepare_watch(loop);
+}
+
+/* The last preparation, once the caller's own fds are made. Lock held. */
+int evsig__child_ready(struct ev_loop *loop)
+{
+    int r = loop_ready(loop);
+
+    if (r == 0)
+        own();
+    return r;
 }
 
 bool evsig__child_wants_pidfd(void)

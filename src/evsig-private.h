@@ -514,6 +514,9 @@ void evsig__child_reset(void);
  * and evsig__child_adopt() watches it, which cannot fail (it takes
  * @pidfd, or -1). Negative errno or 0. */
 int evsig__child_begin(struct ev_loop *loop);
+/* The last step before the process is made, after the caller's own fds:
+ * 0, or -EMFILE/-ENFILE (nothing of evsig's changed). Lock held. */
+int evsig__child_ready(struct ev_loop *loop);
 bool evsig__child_wants_pidfd(void);
 void evsig__child_adopt(struct ev_loop *loop, pid_t pid, int pidfd,
                         evsig_child_cb cb, void *data, int flags);

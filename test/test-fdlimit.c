@@ -392,6 +392,33 @@ static void check_waitpid(struct fdl_ctx *c, long ret)
     TU_CHILD_CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 7);
 }
 
+/* evsig_spawn() with two pipes and /dev/null. */
+static long call_spawn(struct fdl_ctx *c)
+{
+    static char *argv[] = { (char *)"sh", (char *)"-c", (char *)"exit 7", NULL };
+    evsig_spawn_options o = {
+        .file = "/bin/sh",
+        .argv = argv,
+        .stdio = { { EVSIG_STDIO_PIPE, 0 }, { EVSIG_STDIO_PIPE, 0 },
+                   { EVSIG_STDIO_DEVNULL, 0 } },
+    };
+
+    return evsig_spawn(c->loop, &o, c->pipes, exit_cb, c);
+}
+
+static void check_spawn(struct fdl_ctx *c, long ret)
+{
+    TU_CHILD_CHECK(c->pipes[0] >= 0 && c->pipes[1] >= 0 && c->pipes[2] == -1);
+    check_exit_once(c, ret);
+}
+
+static void undo_spawn(struct fdl_ctx *c)
+{
+    for (int i = 0; i < 3; i++)
+        if (c->pipes[i] >= 0)
+            close(c->pipes[i]);
+}
+
 /* ======================================================================== */
 /* tests                                                                    */
 /* ======================================================================== */
@@ -512,6 +539,29 @@ static void test_waitpid_of_an_unwatched_child_on_the_default_loop_reaps_it(void
     check_case(&t);
 }
 
+static void test_spawn_with_pipes_on_a_new_loop_fails_with_emfile_or_reports_the_exit_once(void **unused)
+{
+    static const struct fdl_case t = {
+        "evsig_spawn, 2 pipes + /dev/null, new loop",
+        .call = call_spawn, .check = check_spawn, .undo = undo_spawn,
+    };
+    (void)unused;
+    if (!pidfd_backend())
+        skip();
+    check_case(&t);
+}
+
+static void test_spawn_with_pipes_on_the_default_loop_fails_with_emfile_or_reports_the_exit_once(void **unused)
+{
+    static const struct fdl_case t = {
+        "evsig_spawn, 2 pipes + /dev/null, default loop", .default_loop = true,
+        .call = call_spawn, .check = check_spawn,
+        .undo = undo_spawn,
+    };
+    (void)unused;
+    check_case(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +576,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_child_watch_on_the_default_loop_reports_the_exit_once, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_waitpid_of_an_unwatched_child_fails_with_emfile_or_reaps_it, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_waitpid_of_an_unwatched_child_on_the_default_loop_reaps_it, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_spawn_with_pipes_on_a_new_loop_fails_with_emfile_or_reports_the_exit_once, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_spawn_with_pipes_on_the_default_loop_fails_with_emfile_or_reports_the_exit_once, tu_setup, tu_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
