@@ -210,6 +210,9 @@ typedef struct evsig_action {
  *          @handler; NULL @loop with a callback; LIBEV: a SIGCHLD callback
  *          on a loop other than the default one.
  *          ENOMEM: out of memory (nothing changed).
+ *          EMFILE/ENFILE: no fd left for the one a loop needs the first time
+ *          evsig uses it (libev's evpipe, which libev would otherwise
+ *          abort() for; nothing changed).
  */
 int evsig_signal(struct ev_loop *loop, int signum, evsig_handler handler,
                  void *data, evsig_action *old);
@@ -314,6 +317,9 @@ typedef struct evsig_watcher {
  *          @signum, SIGKILL/SIGSTOP, unknown @flags.
  *          ENOMEM: out of memory (nothing changed). Everything a dispatch
  *          needs is allocated here, never while dispatching.
+ *          EMFILE/ENFILE: no fd left for the one a loop needs the first time
+ *          evsig uses it (libev's evpipe, which libev would otherwise
+ *          abort() for; nothing changed).
  */
 int evsig_watch(struct ev_loop *loop, evsig_watcher *w, int signum,
                 evsig_handler cb, void *data, int flags);
@@ -488,6 +494,9 @@ pid_t evsig_fork(struct ev_loop *loop);
  * Return:  as evsig_fork().
  * Errors:  as evsig_fork(); EINVAL also for unknown @flags. ENOMEM if the
  *          watch cannot be recorded (nothing is forked then).
+ *          EMFILE/ENFILE: as evsig_watch() (nothing is forked then); a
+ *          pidfd is never needed (at the fd limit the child is watched
+ *          without one).
  */
 pid_t evsig_fork_and_watch(struct ev_loop *loop, evsig_child_cb cb,
                            void *data, int flags);
@@ -614,7 +623,10 @@ typedef struct evsig_spawn_options {
  *          such program, also after the PATH search), EACCES, ENOEXEC,
  *          ENOENT/ENOTDIR/EACCES for @cwd, E2BIG, ETXTBSY, ...; EPERM from
  *          setsid() or setpgid(). The system's: EMFILE/ENFILE (pipes,
- *          /dev/null), EAGAIN and ENOMEM (the process), ENOMEM.
+ *          /dev/null, the error pipe, the loop's fd as for evsig_watch();
+ *          nothing is left open then; a pidfd is never needed: at the fd
+ *          limit the child is watched without one), EAGAIN and ENOMEM
+ *          (the process), ENOMEM.
  */
 pid_t evsig_spawn(struct ev_loop *loop, const evsig_spawn_options *opts,
                   int pipes[3], evsig_child_cb cb, void *data);
@@ -640,7 +652,9 @@ pid_t evsig_spawn(struct ev_loop *loop, const evsig_spawn_options *opts,
  * Errors:  EINVAL: NULL @loop (LIBEV: not the default loop), @pid <= 0,
  *          unknown @flags. ECHILD: @pid is not a child of this process and
  *          no result is kept for it, or it is watched on another loop.
- *          ENOMEM: out of memory.
+ *          ENOMEM: out of memory. EMFILE/ENFILE: as evsig_watch(); a
+ *          pidfd is never needed (at the fd limit the child is watched
+ *          without one).
  */
 int evsig_child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
                       void *data, int flags);
@@ -708,7 +722,9 @@ int evsig_child_unwatch(struct ev_loop *loop, pid_t pid);
  * Errors:  EINVAL: NULL @loop (LIBEV: not the default loop), @pid 0 or
  *          < -1, @options other than 0/WNOHANG. ECHILD: no such child (or
  *          none at all for -1), or watched on another loop. ENOMEM: out of
- *          memory (PIDFD, waiting for an unwatched child). EINTR:
+ *          memory (PIDFD, waiting for an unwatched child). EMFILE/ENFILE:
+ *          PIDFD, waiting for an unwatched child on a loop evsig has not
+ *          used yet, with no fd left (see evsig_watch()). EINTR:
  *          evsig_reset() was called while waiting.
  */
 pid_t evsig_waitpid(struct ev_loop *loop, pid_t pid, int *status, int options);
@@ -992,6 +1008,9 @@ int evsig_pause(struct ev_loop *loop);
  * Return:  0 on success, -1 on failure.
  * Errors:  EINVAL: NULL argument, an empty @set, SIGKILL/SIGSTOP in @set.
  *          ENOMEM: out of memory. EINTR: evsig_reset() was called meanwhile.
+ *          EMFILE/ENFILE: no fd left for the one a loop needs the first time
+ *          evsig uses it (libev's evpipe, which libev would otherwise
+ *          abort() for; nothing changed).
  */
 int evsig_sigwait(struct ev_loop *loop, const sigset_t *set, int *sig);
 

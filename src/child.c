@@ -713,8 +713,9 @@ void evsig__child_meet(void)
         (void)child.ops->prepare(def);
 }
 
-/* Common start of every child entry point: lock held. */
-static int enter(struct ev_loop *loop)
+/* Common start of every child entry point, before anything can fail for
+ * want of a resource: lock held. */
+static int meet(struct ev_loop *loop)
 {
     if (!loop)
         return -EINVAL;
@@ -727,13 +728,33 @@ static int enter(struct ev_loop *loop)
 }
 
 /* PIDFD: from the first child call that succeeds on, while libev's default
- * loop exists (its reaper would take every child), evsig owns SIGCHLD.
- * Called once nothing can fail any more: a call that fails changes no
- * disposition. */
-static void own_if_default_loop(void)
+ * loop exists (its reaper would take every child), evsig owns SIGCHLD. A
+ * call takes it after its last step that can fail, so that a call failing
+ * for want of memory or fds leaves SIGCHLD's disposition as it was. */
+static void own(void)
 {
     if (child.ops == &evsig__reaper_pidfd && evsig__core_default_loop())
         take_sigchld();
+}
+
+/* meet() and own(), for calls that cannot fail for want of a resource. */
+static int enter(struct ev_loop *loop)
+{
+    int r = meet(loop);
+
+    if (r == 0)
+        own();
+    return r;
+}
+
+/* The last step of a call that watches a child: the loop's kick (an
+ * ev_async) must start without libev opening an fd, which at the fd limit
+ * would abort() (see core.c). Nothing to make while the kick runs. */
+static int loop_ready(struct ev_loop *loop)
+{
+    struct cloop *cl = cloop_find(loop);
+
+    return evsig__core_evpipe_ready(loop, cl && cl->kicking, true);
 }
 
 /* Make watching one more child on @loop unable to fail. */
@@ -783,17 +804,21 @@ static void watch(struct evsig__child *e, struct ev_loop *loop, int pidfd,
  * evsig__child_adopt() unable to fail. Lock held. */
 int evsig__child_begin(struct ev_loop *loop)
 {
-    int r = enter(loop);
+    int r = meet(loop);
 
     return r < 0 ? r : prepare_watch(loop);
 }
 
-/* Just before the child is made, once nothing else can fail: SIGCHLD is
- * evsig's from here (PIDFD), so libev's reaper cannot take the new child
- * before evsig__child_adopt(). Lock held. */
-void evsig__child_commit(void)
+/* The last preparation, once the caller's own fds are made: nothing can
+ * fail after it, so SIGCHLD is evsig's from here (PIDFD) and libev's
+ * reaper cannot take the new child before evsig__child_adopt(). */
+int evsig__child_ready(struct ev_loop *loop)
 {
-    own_if_default_loop();
+    int r = loop_ready(loop);
+
+    if (r == 0)
+        own();
+    return r;
 }
 
 bool evsig__child_wants_pidfd(void)
@@ -885,16 +910,20 @@ static pid_t do_fork(struct ev_loop *loop, int *amaster, evsig_child_cb cb,
      * is held across fork() (core.c's atfork handlers know), so the child
      * inherits a consistent state. */
     evsig__lock(&old);
-    r = enter(loop);
+    r = meet(loop);
     if (r == 0 && watched)
         r = prepare_watch(loop);
     if (r == 0 && amaster)
         r = open_pty(&master, &slave);
+    if (r == 0 && watched && (r = loop_ready(loop)) < 0 && amaster) {
+        close(master);
+        close(slave);
+    }
     if (r < 0) {
         evsig__unlock(&old);
         return evsig__fail(r);
     }
-    evsig__child_commit();
+    own();
     gen = evsig__forkgen();
     saved = errno;   /* fork() leaves it alone when it succeeds */
     pid = fork();
@@ -966,7 +995,7 @@ static int child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
     struct cloop *cl;
     int r;
 
-    r = enter(loop);
+    r = meet(loop);
     if (r < 0)
         return r;
     fresh();
@@ -978,7 +1007,9 @@ static int child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
          * result is reported on the next iteration, unless it was already
          * reported to a watch. */
         if (!e->watched) {
-            r = cloop_get(loop, &cl);
+            r = loop_ready(loop);
+            if (r == 0)
+                r = cloop_get(loop, &cl);
             if (r < 0)
                 return r;
             e->watched = true;
@@ -990,7 +1021,7 @@ static int child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
             cloop_update(cl);
             ev_async_send(loop, &cl->kick);
         }
-        own_if_default_loop();
+        own();
         e->cb = cb;
         e->data = data;
         e->flags = (uint8_t)flags;
@@ -1006,9 +1037,12 @@ static int child_watch(struct ev_loop *loop, pid_t pid, evsig_child_cb cb,
             return r;
         zombie = r == 1;
     }
-    r = prepare_watch(loop);
+    r = loop_ready(loop);
+    if (r == 0)
+        r = prepare_watch(loop);
     if (r < 0)
         return r;
+    own();
     e = evsig__pidtab_lookup(pid);
     if (!e)
         e = evsig__pidtab_insert(pid);
@@ -1040,7 +1074,6 @@ static int child_unwatch(struct ev_loop *loop, pid_t pid)
     r = enter(loop);
     if (r < 0)
         return r;
-    own_if_default_loop();
     fresh();
     e = evsig__pidtab_lookup(pid);
     if (e && e->watched && e->loop != loop)
@@ -1313,7 +1346,7 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
                 watching = true;
                 /* Before the first look: libev's reaper must not take
                  * the child from now on. */
-                own_if_default_loop();
+                own();
             }
             r = reap_unwatched(pid, status);
             if (r != 0 || options & WNOHANG)
@@ -1343,12 +1376,13 @@ static pid_t waitpid_common(struct ev_loop *loop, pid_t pid, int *status,
     pid_t r;
 
     evsig__lock(&saved);
-    r = enter(loop);
+    r = meet(loop);
     if (r == 0) {
         prune(ev_now(loop));
         r = wait_for(loop, pid, status, options, timeout, &saved);
-        if (r != -ENOMEM)   /* its one failure that happens before the wait */
-            own_if_default_loop();
+        /* Its failures for want of a resource come before the wait. */
+        if (r != -ENOMEM && r != -EMFILE && r != -ENFILE)
+            own();
     }
     evsig__unlock(&saved);
     if (r < 0)
@@ -1384,7 +1418,6 @@ EVSIG_PUBLIC int evsig_kill(struct ev_loop *loop, pid_t pid, int sig)
     evsig__lock(&saved);
     r = enter(loop);
     if (r == 0) {
-        own_if_default_loop();
         fresh();
         e = pid > 0 ? evsig__pidtab_lookup(pid) : NULL;
         if (e && e->exited)

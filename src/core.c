@@ -17,6 +17,8 @@
  *   allowed and writes nothing else, so a forked child pays for one page.
  * - The reset epoch, which waits and dispatch frames compare to notice an
  *   evsig_reset() made under their feet.
+ * - libev's evpipe: made before evsig's first ev_async on a loop, where
+ *   the fd limit is an error rather than libev's abort().
  * - libev's default loop: ev_default_loop_uc_() is an inline in ev.h that
  *   reads libev's internal pointer without creating the loop. evsig must
  *   never create the default loop (that installs libev's SIGCHLD handler),
@@ -26,9 +28,13 @@
  * Context: any thread; evsig__proc is also written in signal context (by
  * catch.c) and in the child of fork().
  */
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "evsig-private.h"
 
@@ -141,6 +147,7 @@ void evsig__lock(sigset_t *saved)
     pthread_sigmask(SIG_SETMASK, &all, saved);
     pthread_mutex_lock(&LK.mutex);
     atomic_store_explicit(&LK.holder, pthread_self(), memory_order_relaxed);
+    LK.evpipe_loop = NULL;
     if (!core.atfork_registered) {
         /* Can only fail with ENOMEM; then a fork() made while another
          * thread holds the lock is the program's risk, and evsig_fork()
@@ -167,6 +174,7 @@ void evsig__lock_loop(void)
 {
     pthread_mutex_lock(&LK.mutex);
     atomic_store_explicit(&LK.holder, pthread_self(), memory_order_relaxed);
+    LK.evpipe_loop = NULL;
 }
 
 void evsig__unlock_loop(void)
@@ -249,4 +257,66 @@ bool evsig__core_signalfd_default_loop(void)
      * back). */
     return core.met_default_loop && !core.libev_handler &&
            ev_default_loop_uc_();
+}
+
+/* --- libev's evpipe ------------------------------------------------------ */
+
+static void evpipe_probe_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+}
+
+/*
+ * libev makes a loop's "evpipe" (an eventfd, else a pipe) when the first
+ * ev_async or ev_signal starts on it (evpipe_init() in ev.c), keeps it for
+ * the loop's lifetime, and abort()s the process if it cannot be made
+ * ("(libev) error creating signal/async pipe"): at the fd limit, say. So
+ * before evsig's first ev_async on a loop, the evpipe is made here, where
+ * running out of fds is an error: an eventfd opened and closed again first
+ * (EMFILE/ENFILE fail the call, nothing made), then an ev_async started
+ * and stopped at once, which leaves libev's evpipe in place. libev's
+ * default loop has had one since it was made (for its SIGCHLD ev_signal),
+ * unless it reads signals from a signalfd. What this hold of the lock
+ * made is remembered, so a watch started later in the same call (the
+ * PIDFD fallback's, after the pidfd took the last fd) does not ask again;
+ * @running says that an ev_async of the caller's runs on @loop already.
+ * Without @make only the probe is made: a caller that may still fail
+ * (dispatch.c, before its allocations) starts its ev_async at its commit,
+ * so a failed call leaves no evpipe behind either.
+ * Cost: two system calls before the first ev_async of evsig's on a loop.
+ * XXX: another thread that takes the last fd between the probe and libev's
+ * eventfd() still makes libev abort; only this thread is protected.
+ */
+int evsig__core_evpipe_ready(struct ev_loop *loop, bool running, bool make)
+{
+    ev_async probe;
+    int fd, p[2];
+
+    if (running || loop == LK.evpipe_loop ||
+        (loop == ev_default_loop_uc_() && core.met_default_loop &&
+         core.libev_handler)) {
+        LK.evpipe_loop = loop;
+        return 0;
+    }
+    fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd >= 0) {
+        close(fd);
+    } else if (errno == EMFILE || errno == ENFILE) {
+        return -errno;
+    } else {
+        /* No eventfd (ENOSYS...): libev falls back to a pipe. */
+        if (pipe2(p, O_CLOEXEC) < 0)
+            return -errno;
+        close(p[0]);
+        close(p[1]);
+    }
+    if (!make)
+        return 0;
+    ev_async_init(&probe, evpipe_probe_cb);
+    ev_async_start(loop, &probe);
+    ev_async_stop(loop, &probe);
+    LK.evpipe_loop = loop;
+    return 0;
 }

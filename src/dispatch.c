@@ -284,12 +284,19 @@ static int publish_wakes(void)
     return 0;
 }
 
-/* The record of @loop, made (with its ev_async running) if needed. */
+/* The record of @loop, made if needed; its ev_async starts at the commit
+ * of its first owner (lrec_start()), which must not make libev open an fd
+ * it cannot: checked here. */
 static int lrec_get(struct ev_loop *loop, struct lrec **out)
 {
     struct lrec *lr = lrec_find(loop), **loops;
     int r;
 
+    if (!lr || !lr->started) {
+        r = evsig__core_evpipe_ready(loop, false, false);
+        if (r < 0)
+            return r;
+    }
     if (lr) {
         lr->stale = false;
         *out = lr;

@@ -80,6 +80,9 @@ struct evsig__proc {
         alignas(64) pthread_mutex_t mutex;
         _Atomic(pthread_t) holder; /* the thread holding it, or 0 */
         bool forking_holds;        /* ... was the forking thread */
+        /* A loop whose libev evpipe exists, as far as this hold of the
+         * lock knows (evsig__core_evpipe_ready()); cleared when taken. */
+        struct ev_loop *evpipe_loop;
     } lock;
 };
 extern struct evsig__proc evsig__proc;
@@ -126,6 +129,13 @@ void (*evsig__core_libev_handler(void))(int);
 /* Whether libev's default loop reads SIGCHLD from a signalfd (it then
  * blocks SIGCHLD: no C handler sees the kernel's). */
 bool evsig__core_signalfd_default_loop(void);
+
+/* Make sure libev can start an ev_async (or ev_signal) on @loop without
+ * opening an fd, which it cannot fail gracefully: 0, or -EMFILE/-ENFILE
+ * with nothing made. @running: an ev_async of the caller's runs on @loop
+ * (then its evpipe exists). @make: make the evpipe now; else only check
+ * that an fd is free for it. See core.c. Lock held; the loop's thread. */
+int evsig__core_evpipe_ready(struct ev_loop *loop, bool running, bool make);
 
 /* In a child of evsig_fork(): bump the fork generation if no atfork
  * handler did (@gen: the generation before fork()). */
@@ -501,13 +511,15 @@ void evsig__child_reset(void);
 
 /* For spawn.c, which makes the process itself: evsig__child_begin() (lock
  * held) checks @loop and reserves what watching one more child needs
- * (changing nothing else: negative errno or 0); once nothing else can
- * fail, evsig__child_commit() takes SIGCHLD as the backend wants; then the
- * child is made -- with a pidfd if evsig__child_wants_pidfd() -- and
+ * (changing nothing else: negative errno or 0); after the caller's own
+ * fds, evsig__child_ready() makes the loop's libev wake-up fd and then,
+ * since nothing else can fail, takes SIGCHLD as the backend wants (0, or
+ * -EMFILE/-ENFILE with nothing of evsig's changed); then the child is
+ * made -- with a pidfd if evsig__child_wants_pidfd() -- and
  * evsig__child_adopt() watches it, which cannot fail (it takes @pidfd, or
  * -1). */
 int evsig__child_begin(struct ev_loop *loop);
-void evsig__child_commit(void);
+int evsig__child_ready(struct ev_loop *loop);
 bool evsig__child_wants_pidfd(void);
 void evsig__child_adopt(struct ev_loop *loop, pid_t pid, int pidfd,
                         evsig_child_cb cb, void *data, int flags);

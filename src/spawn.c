@@ -406,8 +406,12 @@ static pid_t start(struct child_args *a, int *fds_err, int *pidfd)
     if (evsig__child_wants_pidfd())
         flags |= CLONE_PIDFD;
     pid = clone(child_main, top, flags, a, pidfd);
-    if (pid < 0 && errno == EINVAL && (flags & CLONE_PIDFD)) {
-        /* A kernel before 5.2: the backend opens the pidfd itself. */
+    if (pid < 0 && (flags & CLONE_PIDFD) &&
+        (errno == EINVAL || errno == EMFILE || errno == ENFILE)) {
+        /* A kernel before 5.2, or no fd left for the pidfd: no child was
+         * made; the backend opens the pidfd itself or, failing that,
+         * watches the child without one (no spawn fails for want of a
+         * pidfd, as no fork does). */
         *pidfd = -1;
         pid = clone(child_main, top, flags & ~CLONE_PIDFD, a, NULL);
     }
@@ -454,8 +458,9 @@ EVSIG_PUBLIC pid_t evsig_spawn(struct ev_loop *loop,
         r = stack_ready();
     if (r == 0)
         r = make_fds(opts, &f);
+    if (r == 0)
+        r = evsig__child_ready(loop);
     if (r == 0) {
-        evsig__child_commit();
         memset(&a, 0, sizeof(a));
         a.file = opts->file;
         a.file_len = strlen(opts->file);
