@@ -799,11 +799,13 @@ int evsig_kill(struct ev_loop *loop, pid_t pid, int sig);
  * child.
  *
  * Raw ev_child watchers on libev's default loop stop firing under the
- * PIDFD backend: from its first child call, evsig owns the SIGCHLD
+ * PIDFD backend: from its first child call that succeeds (or makes a
+ * process: a spawn whose exec failed counts), evsig owns the SIGCHLD
  * disposition while the default loop exists and no longer feeds libev's
  * waitpid(-1) reaper (which would reap every child of the process, other
- * code's included). Two ways out: choose EVSIG_CHILD_LIBEV, or move those
- * watchers to evsig_child_watch().
+ * code's included); a call that fails for want of memory or fds changes
+ * nothing. Two ways out: choose EVSIG_CHILD_LIBEV, or move those watchers
+ * to evsig_child_watch().
  *
  * Call it before evsig watches its first child (or a SIGCHLD callback is
  * set: what the callback gets depends on the backend); it is free again
