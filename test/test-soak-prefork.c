@@ -85,9 +85,13 @@
 #define MIN_VICTIM_AGE   1.25
 #define SAMPLE_EVERY     0.25  /* s between two samples of the master */
 /* Slack of the flatness rules. RSS: glibc's heap and stdio grow in pages,
- * and which of the master's pages are resident moves a little with what
- * it last touched; 64 KiB is noise, a leak per chaos event (hundreds of
- * them) is not. fds: the master holds one pidfd per live worker (evsig's
+ * and evsig keeps each worker's exit status for evsig_waitpid() for
+ * EVSIG_RESULT_TTL (60 s, at most 126 bytes a worker, see pidtab.c), so in
+ * a run shorter than that the pid table grows with every worker started
+ * (about 200 a minute here: some 25 KiB). Measured: +44 KiB over 60 s,
+ * and a 100 s run at five times the chaos rate flat at +32 KiB from its
+ * second quarter on. 64 KiB is that; a leak per chaos event (hundreds of
+ * them) is more. fds: the master holds one pidfd per live worker (evsig's
  * PIDFD backend), and how many workers are alive at one instant varies:
  * --workers, one more during a rolling restart, one more dead and not yet
  * reaped. */
