@@ -118,6 +118,8 @@ static struct real {
     struct ev_loop  *loop[NLOOPS];
     evsig_watcher    w[NW];
     int              wtag[NW];
+    int              wsig[NW];      /* the signal each slot was started on */
+    int              stops[NW];     /* the slot its callback stops, or -1 */
     int              tdata[2];
     int              ctag[NC];
     struct sigaction found[NTAB];   /* at the start of the phase */
@@ -148,9 +150,15 @@ static void record_sig(int who, struct ev_loop *loop, const evsig_info *info)
         e->info = *info;
 }
 
+/* A watcher's callback may stop another watcher of the same signal (or
+ * itself): the dispatch must then skip it. */
 static void watch_cb(struct ev_loop *loop, const evsig_info *info, void *data)
 {
-    record_sig((int)((int *)data - R.wtag), loop, info);
+    int i = (int)((int *)data - R.wtag), k = R.stops[i];
+
+    record_sig(i, loop, info);
+    if (k >= 0 && R.wsig[k] == info->signo)
+        evsig_unwatch(&R.w[k]);
 }
 
 static void table_cb_a(struct ev_loop *loop, const evsig_info *info,
@@ -191,6 +199,7 @@ struct mtab {
 struct mwatch {
     bool          active, refd, claimed;   /* claimed: a oneshot's one */
     int           loop, sig, flags;
+    int           stops;                   /* R.stops */
     unsigned      inst;                    /* this start; 0: none */
     unsigned long order;                   /* start order */
 };
@@ -257,6 +266,8 @@ static struct run {
     unsigned      step;
     unsigned long sequences, ops, checks;
     unsigned long calls, reports, resets;   /* callbacks compared, ... */
+    double        longest;                  /* seconds, one sequence */
+    uint64_t      longest_seed;
     int           backend;
     const char   *argv0;
     char          hist[HIST][128];
@@ -490,6 +501,8 @@ static int model_dispatch(int l, struct expect *x)
             }
             if (w->flags & EVSIG_ONESHOT)
                 w->active = false;
+            if (w->stops >= 0 && M.w[w->stops].sig == w->sig)
+                M.w[w->stops].active = false;   /* its callback did */
         }
         d->done |= 1u << l;
     }
@@ -954,21 +967,26 @@ static void op_siginterrupt(void)
 static void op_watch(void)
 {
     int i = (int)pick(NW), l = pick_loop(), si = (int)pick(NSIGS);
-    int flags = (int)pick(8);
+    int flags = (int)pick(8), stops = chance(4) ? (int)pick(NW) : -1;
     struct mwatch *w = &M.w[i];
 
-    note("evsig_watch(loop %d, w%d, %s, %s%s%s)%s", l, i, sname(si),
-         flags & EVSIG_NOREF ? "NOREF|" : "", flags & EVSIG_ONESHOT ?
-         "ONESHOT|" : "", flags & EVSIG_COALESCE ? "COALESCE" : "",
-         w->active ? " (active: no change)" : "");
-    if (!w->active)   /* it needs no initialization: give it garbage */
+    note("evsig_watch(loop %d, w%d, %s, %s%s%s)%s, its callback stops w%d",
+         l, i, sname(si), flags & EVSIG_NOREF ? "NOREF|" : "",
+         flags & EVSIG_ONESHOT ? "ONESHOT|" : "",
+         flags & EVSIG_COALESCE ? "COALESCE" : "",
+         w->active ? " (active: no change)" : "", stops);
+    if (!w->active) {
+        /* It needs no initialization: give it garbage. */
         memset(&R.w[i], 0xa5 ^ (int)pick(256), sizeof(R.w[i]));
+        R.wsig[i] = R.signo[si];
+        R.stops[i] = stops;
+    }
     CHECK(evsig_watch(R.loop[l], &R.w[i], R.signo[si], watch_cb, &R.wtag[i],
                       flags) == 0, "evsig_watch: %s", tu_errname(errno));
     if (w->active)
         return;
     *w = (struct mwatch){ .active = true, .refd = !(flags & EVSIG_NOREF),
-                          .loop = l, .sig = si, .flags = flags,
+                          .loop = l, .sig = si, .flags = flags, .stops = stops,
                           .inst = ++M.inst, .order = ++M.order };
 }
 
@@ -1578,8 +1596,13 @@ static void op_run_one(void)
 static void op_run_all(void)
 {
     note("ev_run(every loop, NOWAIT)");
-    for (int l = 0; l < NLOOPS; l++)
+    /* One at a time: a callback on one loop may stop a watcher on the
+     * next, so each loop's calls are settled before the next one runs. */
+    for (int l = 0; l < NLOOPS; l++) {
         run_nowait(l);
+        check_log();
+        run.must = 0;
+    }
 }
 
 static void op_run_until_idle(void)
@@ -1679,7 +1702,13 @@ static void test_random_sequences_match_the_model(void **unused)
                   (unsigned long long)first, seconds);
     while (run.sequences < max &&
            (run.sequences < 2 || tu_now() - start < seconds)) {
+        double t0 = tu_now();
+
         run_sequence();
+        if (tu_now() - t0 > run.longest) {
+            run.longest = tu_now() - t0;
+            run.longest_seed = run.seed;
+        }
         run.seed = splitmix64(&chain);
     }
     print_message("    model: %lu sequences, %lu operations, %lu checks "
@@ -1687,6 +1716,8 @@ static void test_random_sequences_match_the_model(void **unused)
                   "%.1f s (%s backend)\n", run.sequences, run.ops, run.checks,
                   run.calls, run.reports, run.resets, tu_now() - start,
                   run.backend == EVSIG_CHILD_LIBEV ? "LIBEV" : "PIDFD");
+    print_message("    model: longest sequence %.2f s (seed %llu)\n",
+                  run.longest, (unsigned long long)run.longest_seed);
     TU_FIGURE("model_sequences", "%lu", run.sequences);
     TU_FIGURE("model_operations", "%lu", run.ops);
     TU_FIGURE("model_checks", "%lu", run.checks);
