@@ -46,9 +46,15 @@
  * delivered it, and the "other thread" sends come from this thread: a
  * thread that exits before valgrind looks at its signals loses them.
  *
+ * A watcher's callback may stop another watcher of its signal (or itself);
+ * the model stops it at the same point of the dispatch. Only of its own
+ * signal: the order in which one loop dispatches different signals is not
+ * promised.
+ *
  * Not covered: cooperative waits (evsig_pause, evsig_sigwait*), callbacks
- * that change watchers themselves, wakeup fds, loops on other threads,
- * signals that arrive while a loop dispatches, lapped rings.
+ * that start watchers or change the table, wakeup fds, loops on other
+ * threads, signals that arrive while a loop dispatches, lapped rings,
+ * evsig_forkpty_and_watch().
  *
  * Duration: EVSIG_MODEL_SECONDS (default 3) of sequences, or, with
  * EVSIG_MODEL_SOAK set (the 'soak' suite), EVSIG_SOAK_SECONDS (default 60).
