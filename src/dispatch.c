@@ -1342,26 +1342,26 @@ static int check_set(const sigset_t *set)
  * committed, so a failure (-ENOMEM) leaves nothing started. */
 static int wait_own(struct wait *wt, struct lrec **lrp)
 {
-    struct lsig *ls;
+    struct lsig *got[NSIG] = { NULL }, *ls;
     struct lrec *lr = NULL;
     int r;
 
     for (int signum = 1; signum < NSIG; signum++) {
         if (!sigismember(&wt->set, signum))
             continue;
-        r = lsig_get(wt->loop, signum, &ls);
+        r = lsig_get(wt->loop, signum, &got[signum]);
         if (r < 0) {
+            /* Abandoning the last one frees the loop's record: ask again. */
             for (int s = 1; s < signum && (lr = lrec_find(wt->loop)); s++)
-                if (sigismember(&wt->set, s) && (ls = lsig_find(lr, s)))
+                if (got[s] && (ls = lsig_find(lr, s)))
                     lsig_abandon(ls);
             return r;
         }
-        lr = ls->lr;
+        lr = got[signum]->lr;
     }
     for (int signum = 1; signum < NSIG; signum++) {
-        if (!sigismember(&wt->set, signum))
+        if (!(ls = got[signum]))
             continue;
-        ls = lsig_find(lr, signum);
         subscribe(ls);
         wt->gen[signum] = evsig__catch_owners(signum, +1);
         ls->nwaits++;
