@@ -80,7 +80,7 @@ extern "C" {
 #endif
 
 #define EVSIG_VERSION_MAJOR 0
-#define EVSIG_VERSION_MINOR 1
+#define EVSIG_VERSION_MINOR 2
 
 /**
  * struct evsig_info - what a handler learns about one delivery
