@@ -213,23 +213,10 @@ static const char *setup(int var)
     return NULL;
 }
 
-/* CPU seconds of this process and its reaped children. */
-static double cpu_now(void)
-{
-    struct rusage s, c;
-
-    getrusage(RUSAGE_SELF, &s);
-    getrusage(RUSAGE_CHILDREN, &c);
-    return (double)(s.ru_utime.tv_sec + s.ru_stime.tv_sec + c.ru_utime.tv_sec +
-                    c.ru_stime.tv_sec) +
-           (double)(s.ru_utime.tv_usec + s.ru_stime.tv_usec + c.ru_utime.tv_usec +
-                    c.ru_stime.tv_usec) * 1e-6;
-}
-
 /* us per plain fork + _exit + waitpid(pid), @s times; CPU us in *cpu. */
 static double fork_cost(int s, double *cpu)
 {
-    double t0 = bench_now(), c0 = cpu_now();
+    double t0 = bench_now(), c0 = bench_usage_now().cpu;
 
     for (int i = 0; i < s; i++) {
         pid_t pid = fork();
@@ -239,7 +226,7 @@ static double fork_cost(int s, double *cpu)
         if (pid < 0 || waitpid(pid, NULL, 0) != pid)
             die("fork");
     }
-    *cpu = (cpu_now() - c0) * 1e6 / s;
+    *cpu = (bench_usage_now().cpu - c0) * 1e6 / s;
     return (bench_now() - t0) * 1e6 / s;
 }
 
@@ -312,33 +299,6 @@ static void measure(int var, int n, int s, double out[NFIELD], double *fork_us,
     ev_run(st.loop, EVRUN_NOWAIT);
 }
 
-static int limits(int need)
-{
-    struct rlimit r;
-
-    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-        r.rlim_cur = r.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &r);
-    }
-    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < (rlim_t)need + 64) {
-        fprintf(stderr, "kmem: RLIMIT_NOFILE %lu is below %d\n",
-                (unsigned long)r.rlim_cur, need + 64);
-        return -1;
-    }
-    if (getrlimit(RLIMIT_NPROC, &r) == 0 && r.rlim_cur != RLIM_INFINITY &&
-        r.rlim_cur < (rlim_t)need + 64 && geteuid() != 0) {
-        r.rlim_cur = r.rlim_max;
-        setrlimit(RLIMIT_NPROC, &r);
-        getrlimit(RLIMIT_NPROC, &r);
-        if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < (rlim_t)need + 64) {
-            fprintf(stderr, "kmem: ulimit -u %lu is below %d (plus your other "
-                    "processes)\n", (unsigned long)r.rlim_cur, need + 64);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 4000;
@@ -352,7 +312,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [N [reps(<=%d) [S]]]\n", argv[0], MAXREPS);
         return 2;
     }
-    if (limits(n) < 0)
+    if (bench_raise_limits("kmem", n) < 0)
         return 1;
     st.loop = ev_default_loop(0);
     st.pids = calloc((size_t)n, sizeof(*st.pids));

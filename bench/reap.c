@@ -323,29 +323,6 @@ static void reap(int impl, const pid_t *pids, int n)
     }
 }
 
-/* Minor faults and CPU seconds, of this process and its reaped children. */
-struct usage {
-    long self, children;
-    double cpu;
-};
-
-static double tv_sec(struct timeval tv)
-{
-    return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
-}
-
-static struct usage usage_now(void)
-{
-    struct rusage s, c;
-
-    getrusage(RUSAGE_SELF, &s);
-    getrusage(RUSAGE_CHILDREN, &c);
-    return (struct usage){
-        s.ru_minflt, c.ru_minflt,
-        tv_sec(s.ru_utime) + tv_sec(s.ru_stime) + tv_sec(c.ru_utime) + tv_sec(c.ru_stime),
-    };
-}
-
 /* This thread's CPU seconds. */
 static double thread_cpu(void)
 {
@@ -399,9 +376,9 @@ static double reap_turn(int impl, pid_t *pids, int b, double *cpu)
  * One turn of the serial workload: us per child; CPU us per child in *cpu,
  * faults added to @f.
  */
-static double serial_turn(int impl, int s, struct usage *f, double *cpu)
+static double serial_turn(int impl, int s, struct bench_usage *f, double *cpu)
 {
-    struct usage f0 = usage_now(), f1;
+    struct bench_usage f0 = bench_usage_now(), f1;
     double t0 = bench_now();
 
     for (int i = 0; i < s; i++) {
@@ -410,9 +387,9 @@ static double serial_turn(int impl, int s, struct usage *f, double *cpu)
         reap(impl, &pid, 1);
     }
     t0 = (bench_now() - t0) * 1e6 / s;
-    f1 = usage_now();
-    f->self += f1.self - f0.self;
-    f->children += f1.children - f0.children;
+    f1 = bench_usage_now();
+    f->pfaults += f1.pfaults - f0.pfaults;
+    f->cfaults += f1.cfaults - f0.cfaults;
     *cpu = (f1.cpu - f0.cpu) * 1e6 / s;
     return t0;
 }
@@ -435,37 +412,6 @@ static int live_grow(int L)
             return -1;
         }
         st.live[st.nlive++] = pid;
-    }
-    return 0;
-}
-
-/*
- * 4,000 pidfds and as many processes: raise the soft fd limit to the hard
- * one, and make sure RLIMIT_NPROC leaves room (root is exempt from it).
- */
-static int limits(int need)
-{
-    struct rlimit r;
-
-    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-        r.rlim_cur = r.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &r);
-    }
-    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < (rlim_t)need + 64) {
-        fprintf(stderr, "reap: RLIMIT_NOFILE %lu is below %d\n",
-                (unsigned long)r.rlim_cur, need + 64);
-        return -1;
-    }
-    if (getrlimit(RLIMIT_NPROC, &r) == 0 && r.rlim_cur != RLIM_INFINITY &&
-        r.rlim_cur < (rlim_t)need + 64 && geteuid() != 0) {
-        r.rlim_cur = r.rlim_max;
-        setrlimit(RLIMIT_NPROC, &r);
-        getrlimit(RLIMIT_NPROC, &r);
-        if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < (rlim_t)need + 64) {
-            fprintf(stderr, "reap: ulimit -u %lu is below %d (plus your other "
-                    "processes)\n", (unsigned long)r.rlim_cur, need + 64);
-            return -1;
-        }
     }
     return 0;
 }
@@ -493,7 +439,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [B [S [reps(<=%d) [Lmax]]]]\n", argv[0], MAXREPS);
         return 2;
     }
-    if (limits(lmax + n) < 0)
+    if (bench_raise_limits("reap", lmax + n) < 0)
         return 1;
     st.loop = ev_default_loop(0);
     st.live = calloc((size_t)lmax + 1, sizeof(*st.live));
@@ -509,7 +455,7 @@ int main(int argc, char **argv)
     for (size_t li = 0; li < sizeof(levels) / sizeof(levels[0]); li++) {
         int L = levels[li] < lmax ? levels[li] : lmax;
         int do_serial = L == 0 || L == lmax;
-        struct usage f[NIMPL] = { { 0, 0, 0 } };
+        struct bench_usage f[NIMPL] = { { 0, 0, 0, 0 } };
 
         if (li > 0 && levels[li - 1] >= lmax)
             break;
@@ -547,8 +493,8 @@ int main(int argc, char **argv)
             else
                 printf("serial %s L=%d us=%.1f cpu=%.1f pfaults=%.1f cfaults=%.1f\n",
                        names[k], L, bench_median(ts[k], reps),
-                       bench_median(tsc[k], reps), (double)f[k].self / (reps * s),
-                       (double)f[k].children / (reps * s));
+                       bench_median(tsc[k], reps), (double)f[k].pfaults / (reps * s),
+                       (double)f[k].cfaults / (reps * s));
         }
         fflush(stdout);
     }

@@ -253,32 +253,6 @@ static void spawn_one(int impl)
     }
 }
 
-/* CPU seconds and minor faults, of this process and its reaped children. */
-struct usage {
-    double cpu, pcpu;
-    long pfaults, cfaults;
-};
-
-static double tv_sec(struct timeval tv)
-{
-    return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
-}
-
-static struct usage usage_now(void)
-{
-    struct rusage s, c;
-
-    getrusage(RUSAGE_SELF, &s);
-    getrusage(RUSAGE_CHILDREN, &c);
-    return (struct usage){
-        .pcpu = tv_sec(s.ru_utime) + tv_sec(s.ru_stime),
-        .cpu = tv_sec(s.ru_utime) + tv_sec(s.ru_stime) +
-               tv_sec(c.ru_utime) + tv_sec(c.ru_stime),
-        .pfaults = s.ru_minflt,
-        .cfaults = c.ru_minflt,
-    };
-}
-
 static void turn_end(int impl)
 {
     if (impl == EVSIG_SPAWN || impl == EVSIG_FORK_EXEC)
@@ -293,19 +267,19 @@ static void turn_end(int impl)
  * One turn: @n spawns with @impl after an uncounted one. Returns us per
  * spawn; CPU us per spawn in *cpu and *pcpu, faults added to @f.
  */
-static double turn(int impl, int n, struct usage *f, double *cpu, double *pcpu)
+static double turn(int impl, int n, struct bench_usage *f, double *cpu, double *pcpu)
 {
-    struct usage u0, u1;
+    struct bench_usage u0, u1;
     double t0;
 
     alarm(TURN_LIMIT);
     spawn_one(impl);
-    u0 = usage_now();
+    u0 = bench_usage_now();
     t0 = bench_now();
     for (int i = 0; i < n; i++)
         spawn_one(impl);
     t0 = (bench_now() - t0) * 1e6 / n;
-    u1 = usage_now();
+    u1 = bench_usage_now();
     alarm(0);
     turn_end(impl);
     f->pfaults += u1.pfaults - u0.pfaults;
@@ -370,7 +344,7 @@ int main(int argc, char **argv)
 #endif
 
     if (argc > 4) {
-        struct usage f = { 0, 0, 0, 0 };
+        struct bench_usage f = { 0, 0, 0, 0 };
         int k = atoi(argv[4]);
 
         if (k < 0 || k >= NIMPL || why[k])
@@ -381,7 +355,7 @@ int main(int argc, char **argv)
     }
 
     for (int h = 0; h < NHEAP && heaps[h] <= maxheap; h++) {
-        struct usage f[NIMPL] = { { 0, 0, 0, 0 } };
+        struct bench_usage f[NIMPL] = { { 0, 0, 0, 0 } };
         int nfork = n0 * 64 / (64 + heaps[h]), n[NIMPL];
         void *heap = heap_new((size_t)heaps[h]);
 
