@@ -558,11 +558,11 @@ static void test_children_on_two_loops_in_two_threads_are_each_reported_on_their
 
 static struct exit_rec many_rec[MANY];
 
-static bool many_reported(void *arg)
+/* Whether every one of @r[0..n-1] has been called. */
+static bool all_called(const struct exit_rec *r, int n)
 {
-    (void)arg;
-    for (int i = 0; i < MANY; i++)
-        if (!many_rec[i].calls)
+    for (int i = 0; i < n; i++)
+        if (!r[i].calls)
             return false;
     return true;
 }
@@ -586,7 +586,7 @@ static void test_two_hundred_children_on_a_non_default_loop_are_each_reported_on
     assert_int_equal(count_pidfds(), MANY);   /* one per watched child */
 
     gate_open(g);   /* all at once: their SIGCHLDs merge */
-    assert_true(tu_run_until(other, many_reported, NULL, 20.0));
+    assert_true(TU_RUN_UNTIL(other, all_called(many_rec, MANY), 20.0));
     assert_false(TU_RUN_UNTIL(other, false, 0.1));
     for (int i = 0; i < MANY; i++) {
         if (many_rec[i].calls != 1 || many_rec[i].pid != pid[i] ||
@@ -962,14 +962,6 @@ static void test_kill_of_a_watched_child_the_program_reaped_never_signals_the_pr
  * ======================================================================== */
 
 #define FB_KIDS 3
-
-static bool all_called(const struct exit_rec *r, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!r[i].calls)
-            return false;
-    return true;
-}
 
 static void test_with_the_forced_fallback_children_on_two_loops_are_each_reported_once_and_others_left_alone(void **unused)
 {
