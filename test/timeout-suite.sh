@@ -177,11 +177,12 @@ finish() {
     strip_wrapper_lines
 }
 
-# wait_file FILE [SECONDS]: until FILE exists (default bound 20 s); 1 if
-# it never did.
-wait_file() {
-    local f=$1 limit=$(( ${2:-20} * 50 )) i=0
-    while [ ! -e "$f" ]; do
+# poll SECONDS COMMAND...: COMMAND every 20 ms until it succeeds; 1 if it
+# did not within SECONDS (an integer).
+poll() {
+    local limit=$(( $1 * 50 )) i=0
+    shift
+    until "$@"; do
         i=$((i + 1))
         [ $i -gt $limit ] && return 1
         sleep 0.02
@@ -189,15 +190,24 @@ wait_file() {
     return 0
 }
 
+# has_line FILE LINE: FILE exists and holds LINE.
+has_line() {
+    [ -e "$1" ] && grep -qx -- "$2" "$1"
+}
+
+# is_stopped PID: the process is stopped (state T).
+is_stopped() {
+    [ "$(proc_state "$1")" = T ]
+}
+
+# wait_file FILE [SECONDS]: until FILE exists (default bound 20 s).
+wait_file() {
+    poll "${2:-20}" test -e "$1"
+}
+
 # wait_line FILE LINE [SECONDS]: until FILE holds LINE.
 wait_line() {
-    local f=$1 line=$2 limit=$(( ${3:-20} * 50 )) i=0
-    until [ -e "$f" ] && grep -qx -- "$line" "$f"; do
-        i=$((i + 1))
-        [ $i -gt $limit ] && return 1
-        sleep 0.02
-    done
-    return 0
+    poll "${3:-20}" has_line "$1" "$2"
 }
 
 show() {
@@ -580,12 +590,8 @@ stopped_cmd='trap "echo TERM >$1; exit 0" TERM; echo $$ >"$2.new"; mv "$2.new" "
 rm -f "$tmp/stop.trap" "$tmp/stop.pid"
 start -k 5 60 sh -c "$stopped_cmd" sh "$tmp/stop.trap" "$tmp/stop.pid"
 stopped=
-if wait_file "$tmp/stop.pid"; then
-    cpid=$(cat "$tmp/stop.pid")
-    for _ in $(seq 1 1000); do
-        [ "$(proc_state "$cpid")" = T ] && { stopped=1; break; }
-        sleep 0.02
-    done
+if wait_file "$tmp/stop.pid" && poll 20 is_stopped "$(cat "$tmp/stop.pid")"; then
+    stopped=1
 fi
 if [ -n "$stopped" ]; then
     t0=$(now_us)
