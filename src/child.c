@@ -1239,6 +1239,7 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
     bool libev = child.ops == &evsig__reaper_libev;
     bool blocking_plain = timeout < 0;   /* LIBEV may use waitpid() */
     bool polled = false, watching = false;
+    bool cannot_watch = false;   /* its one failure for want of a resource */
     evsig_watcher sigchld;
     pid_t r = -1;
 
@@ -1341,8 +1342,10 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
                 r = evsig__dispatch_watch(loop, &sigchld, SIGCHLD,
                                           sigchld_seen, NULL,
                                           EVSIG_NOREF | EVSIG__INTERNAL);
-                if (r < 0)
+                if (r < 0) {
+                    cannot_watch = true;
                     break;
+                }
                 watching = true;
                 /* Before the first look: libev's reaper must not take
                  * the child from now on. */
@@ -1365,6 +1368,8 @@ static pid_t wait_for(struct ev_loop *loop, pid_t pid, int *status,
     if (timeout >= 0)
         ev_timer_stop(loop, &dl.timer);
     ev_unref(loop);
+    if (!cannot_watch)
+        own();   /* a call that failed for want of a resource changes nothing */
     return r;
 }
 
@@ -1380,9 +1385,6 @@ static pid_t waitpid_common(struct ev_loop *loop, pid_t pid, int *status,
     if (r == 0) {
         prune(ev_now(loop));
         r = wait_for(loop, pid, status, options, timeout, &saved);
-        /* Its failures for want of a resource come before the wait. */
-        if (r != -ENOMEM && r != -EMFILE && r != -ENFILE)
-            own();
     }
     evsig__unlock(&saved);
     if (r < 0)
