@@ -105,14 +105,7 @@ now_us() {
 # run ARG...: TIMEOUT ARG... in the foreground; sets rc and elapsed_ms,
 # stdout in $out, stderr in $err.
 run() {
-    local t0 t1
-    t0=$(now_us)
-    # The braces' 2>/dev/null silences bash's own "Killed" notices.
-    # shellcheck disable=SC2086  # the wrapper is a list of words
-    { $wrapper "$bin" "$@" >"$out" 2>"$err"; rc=$?; } 2>/dev/null
-    t1=$(now_us)
-    strip_wrapper_lines
-    elapsed_ms=$(( (t1 - t0) / 1000 ))
+    run_under -- "$@"
 }
 
 # run_under PREFIX... -- ARG...: as run, with TIMEOUT exec'ed by PREFIX
@@ -126,7 +119,8 @@ run_under() {
     shift
     local t0 t1
     t0=$(now_us)
-    # shellcheck disable=SC2086
+    # The braces' 2>/dev/null silences bash's own "Killed" notices.
+    # shellcheck disable=SC2086  # the wrapper is a list of words
     { "${prefix[@]}" $wrapper "$bin" "$@" >"$out" 2>"$err"; rc=$?; } 2>/dev/null
     t1=$(now_us)
     strip_wrapper_lines
